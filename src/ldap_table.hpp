@@ -1,0 +1,65 @@
+// The ldap_table(5) model: every parameter Postfix 3.7 knows, Debian 12's effective defaults,
+// and Postfix's validation (refuse what Postfix refuses, warn where it warns).
+#pragma once
+
+#include "secret.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lhc {
+
+enum class BindMode { none, simple, sasl }; // bind = no | yes | sasl
+enum class Scope { base, one, sub };
+
+struct LdapTable {
+    std::string path;
+
+    // connection
+    std::string server_host = "localhost";
+    int server_port = 389;
+    int version = 3; // what Debian 12's Postfix 3.7 resolves, see postmap -v
+    int timeout = 10;
+    bool start_tls = false;
+    bool tls_require_cert = false;
+    std::string tls_ca_cert_file, tls_ca_cert_dir, tls_cert, tls_key, tls_random_file,
+        tls_cipher_suite;
+    BindMode bind = BindMode::simple;
+    std::string bind_dn;
+    Secret bind_pw;
+    std::string sasl_mechs, sasl_realm, sasl_authz_id;
+    int sasl_minssf = 0;
+    int dereference = 0;
+    bool chase_referrals = false;
+    int debuglevel = 0;
+
+    // query
+    std::string search_base;
+    Scope scope = Scope::sub;
+    std::string query_filter = "(mailacceptinggeneralid=%s)";
+    std::string domain; // Postfix match list; empty = no restriction
+    std::string result_format = "%s";
+    std::string result_attribute = "maildrop";
+    std::string special_result_attribute, terminal_result_attribute, leaf_result_attribute;
+    int recursion_limit = 1000;
+    int expansion_limit = 0;
+    int size_limit = 0; // defaults to expansion_limit
+    bool cache = false;
+    int cache_expiry = -1, cache_size = -1;
+
+    std::vector<std::string> warnings; // "file:line: what"; the caller logs them
+
+    // The URLs Postfix hands to ldap_initialize(), in order (server_host + server_port rules).
+    std::vector<std::string> urls() const;
+    // Every resolved parameter as (name, value), secrets shown as Secret::mask: for --debug.
+    std::vector<std::pair<std::string, std::string>> describe() const;
+};
+
+// Reads and validates one table file. Throws ConfigError("file:line: what").
+LdapTable load_ldap_table(const std::string &path);
+// Same from text already in memory (tests, fuzzing). `mode` is the file's st_mode, to warn
+// when a file holding bind_pw is readable by others; pass 0 to skip that check.
+LdapTable parse_ldap_table(std::string_view text, const std::string &path, unsigned mode = 0);
+
+} // namespace lhc

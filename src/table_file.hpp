@@ -1,0 +1,28 @@
+// Postfix's "name = value" file format, read exactly as Postfix's dict_load_fp()/readllines() do.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lhc {
+
+struct TableEntry {
+    std::string value;
+    int line = 0; // line where the logical line (with its continuations) started
+};
+
+struct TableFile {
+    std::string path;
+    std::map<std::string, TableEntry> entries; // a repeated name: the last one wins
+    std::vector<std::string> warnings;         // "file:line: what", as Postfix warns
+};
+
+// Throws ConfigError("file:line: what") where Postfix would refuse the file.
+// Error texts never quote a value: a broken bind_pw line must not leak the password.
+TableFile parse_table_text(std::string_view text, const std::string &path);
+// Throws ConfigError(path, 0, ...) when the file cannot be read.
+TableFile read_table_file(const std::string &path);
+
+} // namespace lhc
