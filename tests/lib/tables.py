@@ -100,3 +100,16 @@ def write_table(path, params, mode=0o640):
     age = time.time() - 3600
     os.utime(path, (age, age))
     return path
+
+
+def set_parameter(path, name, value):
+    """Rewrite the `name = ...` line of a table in place; return its line number."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    for number, line in enumerate(lines, 1):
+        if line.split("=", 1)[0].strip() == name:
+            lines[number - 1] = "%s = %s" % (name, value)
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            return number
+    raise KeyError(name)

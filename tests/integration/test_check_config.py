@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""--check-config: exit 0 on a good table, 78 and `file:line:` on a broken one.
+
+Postfix's own verdict on each file is checked too, so a "broken" file here is
+one Postfix refuses as well (postmap: config-error).
+"""
+
+import os
+import re
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+import harness  # noqa: E402
+import oracle  # noqa: E402
+import slapd  # noqa: E402
+import tables  # noqa: E402
+
+
+class CheckConfig(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = slapd.Slapd()
+        try:
+            cls.ldap.start()
+        except BaseException:
+            cls.ldap.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ldap.cleanup()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="lhc-cf-", dir=self.ldap.dir)
+
+    def table(self, name, params):
+        return tables.write_table(os.path.join(self.dir, name), params)
+
+    def check(self, *paths):
+        result = harness.run(["--check-config", *harness.conffile_args(*paths)], limit=20)
+        harness.assert_no_secret(self, result.stdout, result.stderr)
+        harness.assert_log_format(self, result.stderr)
+        return result
+
+    def test_good_file(self):
+        path = self.table("good.cf", tables.bind_yes(self.ldap))
+        result = self.check(path)
+        self.assertEqual(result.returncode, harness.EXIT_OK, result.stderr)
+
+    def test_good_files_several(self):
+        a = self.table("a.cf", tables.bind_yes(self.ldap))
+        b = self.table("b.cf", tables.ldapi_external(self.ldap))
+        self.assertEqual(self.check(a, b).returncode, harness.EXIT_OK)
+
+    def broken(self, name, parameter, value):
+        path = self.table(name, tables.bind_yes(self.ldap))
+        line = tables.set_parameter(path, parameter, value)
+        os.utime(path, (0, 0))  # keep postmap from waiting on a fresh file
+        verdict = oracle.postmap_verdict(path, tables.FOUND_KEY, 10)
+        self.assertEqual(verdict.verdict, "config-error", "Postfix accepts it: " + verdict.stderr)
+        result = self.check(path)
+        self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
+        self.assertRegex(result.stderr, re.escape("%s:%d:" % (path, line)))
+        return result
+
+    def test_bad_number(self):
+        self.broken("bad-timeout.cf", "timeout", "5x")
+
+    def test_bad_number_in_second_file(self):
+        good = self.table("good.cf", tables.bind_yes(self.ldap))
+        bad = self.table("bad.cf", tables.bind_yes(self.ldap))
+        line = tables.set_parameter(bad, "version", "three")
+        result = self.check(good, bad)
+        self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
+        self.assertIn("%s:%d:" % (bad, line), result.stderr)
+
+    def test_missing_file(self):
+        result = self.check(os.path.join(self.dir, "absent.cf"))
+        self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
+        self.assertIn("absent.cf", result.stderr)
+
+    def test_usage_error(self):
+        result = harness.run(["--no-such-option"], limit=10)
+        self.assertEqual(result.returncode, harness.EXIT_USAGE, result.stderr)
+
+    def test_no_ldap_traffic(self):
+        # --check-config must not need the server: it passes with slapd stopped.
+        path = self.table("offline.cf", tables.bind_yes(self.ldap))
+        self.ldap.stop()
+        try:
+            self.assertEqual(self.check(path).returncode, harness.EXIT_OK)
+        finally:
+            self.ldap.start()
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""The oracle's classifications, each checked against a real slapd.
+
+This keeps the other tests honest: if a Postfix update changed what postmap
+prints, the probe matrix would compare against nonsense without this.
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+import harness  # noqa: E402
+import oracle  # noqa: E402
+import slapd  # noqa: E402
+import tables  # noqa: E402
+
+
+class Oracle(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = slapd.Slapd()
+        try:
+            cls.ldap.start()
+        except BaseException:
+            cls.ldap.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ldap.cleanup()
+
+    def setUp(self):
+        if self.ldap.hung:
+            self.ldap.resume()
+
+    def verdict(self, name, params, key=tables.FOUND_KEY, limit=10.0):
+        path = tables.write_table(os.path.join(self.ldap.dir, name + ".cf"), params)
+        return oracle.postmap_verdict(path, key, limit)
+
+    def test_found(self):
+        v = self.verdict("found", tables.bind_yes(self.ldap))
+        self.assertEqual((v.verdict, v.stdout.strip()), ("found", tables.FOUND_VALUE), v.stderr)
+        self.assertLess(v.elapsed, 1.0, "tables.write_table should keep postmap from waiting")
+
+    def test_notfound(self):
+        v = self.verdict("notfound", tables.bind_yes(self.ldap), key=tables.NOTFOUND_KEY)
+        self.assertEqual(v.verdict, "notfound", v.stderr)
+
+    def test_tempfail_on_bind_error(self):
+        v = self.verdict("wrongpw", tables.wrong_password(self.ldap))
+        self.assertEqual(v.verdict, "tempfail", v.stderr)
+        self.assertIn("query error", v.stderr)
+
+    def test_tempfail_on_hang_within_timeout(self):
+        self.ldap.hang()
+        v = self.verdict("hung", tables.bind_yes(self.ldap, timeout=1), limit=5)
+        self.assertEqual(v.verdict, "tempfail", v.stderr)
+        self.assertFalse(v.timed_out, "Postfix bounds a plain-LDAP bind by its timeout")
+
+    def test_tempfail_when_postfix_hangs(self):
+        self.ldap.hang()
+        v = self.verdict("hung-ldaps", tables.ldaps(self.ldap, timeout=1), limit=3)
+        self.assertEqual(v.verdict, "tempfail")
+        self.assertTrue(v.timed_out, "Postfix now bounds the TLS handshake: update TESTING-FACTS")
+
+    def test_config_error(self):
+        v = self.verdict("bad", dict(tables.bind_yes(self.ldap), timeout="5x"))
+        self.assertEqual(v.verdict, "config-error", v.stderr)
+        self.assertIn("bad numerical configuration", v.stderr)
+
+
+if __name__ == "__main__":
+    harness.main()

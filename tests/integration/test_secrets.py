@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""No output of the binary ever carries a bind password.
+
+A distinctive canary password is set on the server and in the tables; every
+mode (--once, --check-config, the daemon through reload and outage) runs with
+--debug, where the effective configuration is logged, and on paths that tend
+to quote input: a failed bind, a malformed bind_pw line.
+"""
+
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+import harness  # noqa: E402
+import slapd  # noqa: E402
+import tables  # noqa: E402
+
+CANARY = "Canary-Bind-Pw-5150-xQ"
+WRONG_CANARY = "Canary-Wrong-Pw-6161-yR"
+
+
+class Secrets(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = slapd.Slapd()
+        try:
+            cls.ldap.start()
+            cls.ldap.change_password(slapd.SERVICE_DN, CANARY)
+        except BaseException:
+            cls.ldap.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ldap.cleanup()
+
+    def setUp(self):
+        if not self.ldap.running():
+            self.ldap.start()
+
+    def assert_clean(self, *texts):
+        for text in texts:
+            for secret in (CANARY, WRONG_CANARY) + harness.SECRETS:
+                self.assertNotIn(secret, text)
+
+    def table(self, name, params):
+        return tables.write_table(os.path.join(self.ldap.dir, name), params)
+
+    def test_once_debug_every_kind(self):
+        closed = slapd.ClosedPort()
+        self.addCleanup(closed.close)
+        cases = {
+            "good.cf": (tables.bind_yes(self.ldap, password=CANARY), harness.EXIT_OK),
+            "starttls.cf": (dict(tables.starttls(self.ldap), bind_pw=CANARY), harness.EXIT_OK),
+            "wrong.cf": (tables.wrong_password(self.ldap, password=WRONG_CANARY), harness.EXIT_UNAVAILABLE),
+            "closed.cf": (dict(tables.closed_port(self.ldap, closed), bind_pw=CANARY), harness.EXIT_UNAVAILABLE),
+        }
+        for name, (params, expected) in cases.items():
+            with self.subTest(name):
+                result = harness.run(["--once", "--debug", "--probe-key", tables.FOUND_KEY,
+                                      "--conffile", self.table(name, params)])
+                self.assertEqual(result.returncode, expected, result.stderr)
+                self.assert_clean(result.stdout, result.stderr)
+
+    def test_check_config_debug(self):
+        good = self.table("cc-good.cf", tables.bind_yes(self.ldap, password=CANARY))
+        result = harness.run(["--check-config", "--debug", "--conffile", good])
+        self.assertEqual(result.returncode, harness.EXIT_OK, result.stderr)
+        self.assert_clean(result.stdout, result.stderr)
+
+    def test_malformed_password_line_is_not_quoted(self):
+        path = self.table("cc-bad.cf", tables.bind_yes(self.ldap, password=CANARY))
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("bind_pw = " + CANARY, "bind_pw " + CANARY))
+        result = harness.run(["--check-config", "--debug", "--conffile", path])
+        self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
+        self.assert_clean(result.stdout, result.stderr)
+
+    def test_daemon_debug_reload_and_outage(self):
+        path = self.table("daemon.cf", tables.bind_yes(self.ldap, password=CANARY, timeout=2))
+        with harness.NotifyListener() as notify, \
+                harness.Daemon(["--conffile", path, "--interval", "0.1", "--retry-interval", "0.1",
+                                "--failures", "2", "--probe-key", tables.FOUND_KEY, "--debug"],
+                               notify) as daemon:
+            self.assertIsNotNone(notify.wait_for("READY=1", limit=10, proc=daemon), daemon.stderr())
+            mark = notify.count()
+            daemon.signal(signal.SIGHUP)
+            self.assertIsNotNone(notify.wait_for("READY=1", after=mark, limit=10, proc=daemon), daemon.stderr())
+            self.ldap.stop()
+            self.assertEqual(daemon.wait(15), harness.EXIT_UNAVAILABLE, daemon.stderr())
+            self.assert_clean(daemon.stdout(), daemon.stderr(), notify.text())
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,279 @@
+"""Running the built ldap-health-check binary from integration tests.
+
+The binary comes from $LHC_BINARY (set by tests/integration/meson.build), or
+build/src/ldap-health-check when a test script is run by hand.  Every wait is
+bounded, every child is killed and reaped in cleanup.
+"""
+
+import collections
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import oracle
+import slapd
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+EXIT_OK = 0
+EXIT_USAGE = 64
+EXIT_UNAVAILABLE = 69
+EXIT_INTERNAL = 70
+EXIT_CONFIG = 78
+
+SKIP = 77  # meson: test skipped
+
+# Passwords that must never show up in anything the binary prints or sends.
+SECRETS = (slapd.SERVICE_PW, slapd.ROOT_PW, "Wrong-Pw-Not-Svc-9")
+
+PRIORITY_LINE = re.compile(r"^<[0-7]>")
+
+
+def binary():
+    return os.environ.get("LHC_BINARY") or os.path.join(REPO, "build", "src", "ldap-health-check")
+
+
+def require_components():
+    """Exit 77 (skipped) when slapd, the LDAP tools or postmap are missing."""
+    missing = slapd.missing_tools()
+    if not oracle.find_postmap():
+        missing.append("postmap (package postfix-ldap)")
+    if missing:
+        print("SKIP: missing %s; install slapd ldap-utils postfix-ldap openssl" % ", ".join(missing))
+        sys.exit(SKIP)
+
+
+def main():
+    """unittest.main() for a test script registered in meson."""
+    require_components()
+    unittest.main(verbosity=2, buffer=False)
+
+
+Result = collections.namedtuple("Result", "returncode stdout stderr elapsed")
+
+
+def run(args, limit=30.0, env=None):
+    """Run the binary to completion (killed after `limit` s); return a Result."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen([binary(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += "\n[harness: killed after %.1f s]\n" % limit
+    return Result(proc.returncode, out, err, time.monotonic() - t0)
+
+
+def conffile_args(*tables):
+    args = []
+    for t in tables:
+        args += ["--conffile", t]
+    return args
+
+
+def assert_no_secret(test, *texts):
+    for text in texts:
+        for secret in SECRETS:
+            test.assertNotIn(secret, text, "a password leaked into the output")
+
+
+def assert_log_format(test, stderr):
+    """One event a line, each with an sd-daemon priority prefix."""
+    for line in stderr.splitlines():
+        if line.startswith("[harness"):
+            continue
+        test.assertRegex(line, PRIORITY_LINE, "log line without <N> prefix")
+
+
+class NotifyListener:
+    """A $NOTIFY_SOCKET: an AF_UNIX datagram socket in a private directory.
+
+    Every datagram is kept with its arrival time as a list of KEY=VALUE lines.
+    """
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="lhc-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []  # (monotonic time, [lines])
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return
+            if self._closed:
+                return
+            with self._cond:
+                self.messages.append((time.monotonic(), data.decode(errors="replace").splitlines()))
+                self._cond.notify_all()
+
+    def lines(self):
+        """All KEY=VALUE lines so far, in order, as (index, time, line)."""
+        with self._cond:
+            return [(i, t, line) for i, (t, msg) in enumerate(self.messages) for line in msg]
+
+    def count(self):
+        with self._cond:
+            return len(self.messages)
+
+    def find(self, line, after=0):
+        """Index of the first message at or after `after` holding `line`, or None."""
+        with self._cond:
+            for i in range(after, len(self.messages)):
+                if line in self.messages[i][1]:
+                    return i
+        return None
+
+    def wait_for(self, line, after=0, limit=10.0, proc=None):
+        """Index of the first message >= after holding `line`; None after `limit` s.
+
+        Stops early when `proc` (a Daemon) has exited and nothing is pending.
+        """
+        deadline = time.monotonic() + limit
+        with self._cond:
+            while True:
+                for i in range(after, len(self.messages)):
+                    if line in self.messages[i][1]:
+                        return i
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                if proc is not None and proc.poll() is not None:
+                    # Let a datagram sent just before exit land, then give up.
+                    self._cond.wait(0.05)
+                    proc = None
+                    continue
+                self._cond.wait(min(left, 0.05))
+
+    def text(self):
+        with self._cond:
+            return "\n".join("\n".join(m) for _, m in self.messages)
+
+    def close(self):
+        self._closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self._thread.join(2)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Daemon:
+    """The binary in daemon mode, talking to a NotifyListener.
+
+    watchdog_pid: None leaves $WATCHDOG_PID unset; True sets it to the
+    daemon's own PID (through `sh -c 'exec'`, which keeps the PID).
+    """
+
+    def __init__(self, args, notify, watchdog_usec=60000000, watchdog_pid=None):
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+        env.pop("WATCHDOG_PID", None)
+        if watchdog_usec is not None:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
+        argv = [binary(), *args]
+        if watchdog_pid:
+            argv = ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"', *argv]
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        self.pid = self.proc.pid
+        self._out, self._err = [], []
+        self._cond = threading.Condition()
+        self._readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
+                         for s, b in ((self.proc.stdout, self._out), (self.proc.stderr, self._err))]
+        for r in self._readers:
+            r.start()
+        self.ended = None
+
+    def _read(self, stream, buf):
+        for line in stream:
+            with self._cond:
+                buf.append(line)
+                self._cond.notify_all()
+
+    def poll(self):
+        rc = self.proc.poll()
+        if rc is not None and self.ended is None:
+            self.ended = time.monotonic()
+        return rc
+
+    def wait(self, limit):
+        """Exit code, or None if still running after `limit` s."""
+        try:
+            rc = self.proc.wait(limit)
+        except subprocess.TimeoutExpired:
+            return None
+        self.poll()
+        for r in self._readers:
+            r.join(2)
+        return rc
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stderr(self):
+        with self._cond:
+            return "".join(self._err)
+
+    def stdout(self):
+        with self._cond:
+            return "".join(self._out)
+
+    def wait_for_log(self, pattern, limit=10.0, after=0):
+        """First stderr line (index >= after) matching regex `pattern`, or None."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + limit
+        with self._cond:
+            while True:
+                for line in self._err[after:]:
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and not any(r.is_alive() for r in self._readers):
+                    return None
+                self._cond.wait(min(left, 0.05))
+
+    def log_count(self):
+        with self._cond:
+            return len(self._err)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
+        for r in self._readers:
+            r.join(2)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
