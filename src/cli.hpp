@@ -1,0 +1,34 @@
+// The command line, parsed with Boost.Program_options.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lhc {
+
+struct Options {
+    std::vector<std::string> conffiles; // ldap_table(5) files; empty: ask postconf
+    double interval = 5.0;              // seconds between rounds while healthy
+    double retry_interval = 0.5;        // seconds between rounds after a failure
+    int failures = 3;                   // consecutive failed rounds before exiting
+    std::string probe_key;              // empty: a per-table default that Postfix would query
+    std::string postconf = "postconf";  // the program asked for Postfix's tables
+    std::string postfix_config_dir;     // postconf -c DIR
+    bool once = false;
+    bool check_config = false;
+    bool debug = false;
+    bool help = false;
+    bool version = false;
+};
+
+class UsageError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Throws UsageError for anything the user must fix on the command line.
+Options parse_command_line(int argc, const char *const argv[]);
+std::string usage_text();
+
+} // namespace lhc

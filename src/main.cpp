@@ -1,0 +1,136 @@
+// ldap-health-check: wires the table reader, the probe, the daemon loop and systemd together.
+#include "cli.hpp"
+#include "clock.hpp"
+#include "config.h"
+#include "config_error.hpp"
+#include "daemon.hpp"
+#include "exit_codes.hpp"
+#include "ldap_table.hpp"
+#include "log.hpp"
+#include "notifier.hpp"
+#include "postfix_tables.hpp"
+#include "probe.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+using namespace lhc;
+
+namespace {
+
+std::vector<std::string> table_files(const Options &o, Logger &log) {
+    if (!o.conffiles.empty())
+        return o.conffiles;
+    auto found = discover_ldap_tables(o.postconf, o.postfix_config_dir);
+    for (const auto &name : found.skipped)
+        log.warning(msg() << "ldap:" << name
+                          << ": parameters in main.cf are not supported, not watched");
+    if (found.files.empty())
+        throw ConfigError("no --conffile given and postconf names no ldap: or proxy:ldap: table");
+    std::string list;
+    for (const auto &f : found.files)
+        list += (list.empty() ? "" : ", ") + f;
+    log.info(msg() << "watching the LDAP tables Postfix uses: " << list);
+    return found.files;
+}
+
+std::vector<LdapTable> load_tables(const std::vector<std::string> &files, Logger &log) {
+    std::vector<LdapTable> tables;
+    for (const auto &f : files) {
+        tables.push_back(load_ldap_table(f));
+        for (const auto &w : tables.back().warnings)
+            log.warning(w);
+        if (log.debug_enabled())
+            for (const auto &[name, value] : tables.back().describe())
+                log.debug(msg() << f << ": " << name << " = " << value);
+    }
+    return tables;
+}
+
+std::unique_ptr<Prober> make_prober(const Options &o, Logger &log) {
+    auto tables = load_tables(table_files(o, log), log);
+    return std::make_unique<LdapProber>(plan_probes(tables, o.probe_key, log), log);
+}
+
+Policy policy_of(const Options &o) {
+    auto seconds = [](double s) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    };
+    return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures};
+}
+
+int once(const Options &o, Logger &log) {
+    auto prober = make_prober(o, log);
+    RoundResult round = prober->probe_round();
+    char latency[32];
+    std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
+    if (round.healthy()) {
+        std::cout << "healthy: " << prober->summary() << " in " << latency << std::endl;
+        return exit_ok;
+    }
+    std::cout << "unhealthy: " << round.first_failure() << std::endl;
+    return exit_unavailable;
+}
+
+int run(int argc, char **argv) {
+    Logger log;
+    Options o;
+    try {
+        o = parse_command_line(argc, argv);
+    } catch (const UsageError &e) {
+        log.err(msg() << e.what() << " (see --help)");
+        return exit_usage;
+    }
+    if (o.help) {
+        std::cout << usage_text();
+        return exit_ok;
+    }
+    if (o.version) {
+        std::cout << "ldap-health-check " << PACKAGE_VERSION << std::endl;
+        return exit_ok;
+    }
+    log.set_debug(o.debug);
+    try {
+        if (o.check_config) {
+            auto tables = load_tables(table_files(o, log), log);
+            std::cout << "ok: " << tables.size() << (tables.size() == 1 ? " table" : " tables")
+                      << std::endl;
+            return exit_ok;
+        }
+        if (o.once)
+            return once(o, log);
+        SdNotifier notifier;
+        SignalEventSource events;
+        Daemon daemon(
+            policy_of(o), [&] { return make_prober(o, log); }, notifier, events, log);
+        return daemon.run();
+    } catch (const ConfigError &e) {
+        log.err(e.what());
+        return exit_config;
+    }
+}
+
+void print_nested(Logger &log, const std::exception &e) {
+    log.log(Priority::crit, msg() << "internal error: " << e.what());
+    try {
+        std::rethrow_if_nested(e);
+    } catch (const std::exception &inner) {
+        print_nested(log, inner);
+    } catch (...) {
+    }
+}
+
+} // namespace
+
+int main(int argc, char **argv) noexcept try {
+    return run(argc, argv);
+} catch (const std::exception &e) {
+    Logger log;
+    print_nested(log, e);
+    return exit_internal;
+} catch (...) {
+    Logger log;
+    log.log(Priority::crit, "internal error: unknown exception");
+    return exit_internal;
+}

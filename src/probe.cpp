@@ -1,0 +1,543 @@
+#include "probe.hpp"
+
+#include "query_expand.hpp"
+
+#include <algorithm>
+#include <future>
+#include <ldap.h>
+#include <sasl/sasl.h>
+#include <sys/socket.h>
+#include <tuple>
+
+namespace lhc {
+
+namespace {
+
+constexpr const char *whitespace_or_comma = ", \t\r\n";
+
+std::vector<std::string> split(const std::string &s, const char *separators) {
+    std::vector<std::string> out;
+    std::string::size_type pos = 0;
+    while ((pos = s.find_first_not_of(separators, pos)) != std::string::npos) {
+        auto end = s.find_first_of(separators, pos);
+        out.push_back(s.substr(pos, end - pos));
+        pos = end;
+    }
+    return out;
+}
+
+bool is_ldaps(const std::string &url) {
+    return url.size() >= 8 && strncasecmp(url.c_str(), "ldaps://", 8) == 0;
+}
+
+bool uses_tls(const ConnectionPlan &plan) {
+    return plan.settings.start_tls || std::any_of(plan.urls.begin(), plan.urls.end(), is_ldaps);
+}
+
+// The fields of Postfix's own connection-sharing key (dict_ldap_conn_find), plus the timeout
+// that bounds our probe. TLS settings count only when TLS is used, bind ones only when bound.
+auto connection_key(const LdapTable &t, const std::vector<std::string> &urls) {
+    bool tls = t.start_tls || std::any_of(urls.begin(), urls.end(), is_ldaps);
+    bool bound = t.bind != BindMode::none;
+    bool sasl = t.bind == BindMode::sasl;
+    auto s = [](bool on, const std::string &v) { return on ? v : std::string(); };
+    return std::make_tuple(urls, t.version, t.timeout, static_cast<int>(t.bind),
+                           s(bound, t.bind_dn), s(bound, t.bind_pw.reveal()), t.dereference,
+                           t.chase_referrals, s(sasl, t.sasl_mechs), s(sasl, t.sasl_realm),
+                           s(sasl, t.sasl_authz_id), sasl ? t.sasl_minssf : 0, t.start_tls,
+                           tls && t.tls_require_cert, s(tls, t.tls_ca_cert_file),
+                           s(tls, t.tls_ca_cert_dir), s(tls, t.tls_cert), s(tls, t.tls_key),
+                           s(tls, t.tls_random_file), s(tls, t.tls_cipher_suite));
+}
+
+std::vector<std::string> result_attributes(const LdapTable &t) {
+    std::vector<std::string> attrs;
+    for (const auto *list : {&t.terminal_result_attribute, &t.leaf_result_attribute,
+                             &t.result_attribute, &t.special_result_attribute})
+        for (auto &a : split(*list, whitespace_or_comma))
+            attrs.push_back(a);
+    return attrs;
+}
+
+SearchPlan plan_search(const LdapTable &t, const std::string &requested_key, Logger &log) {
+    std::string key = requested_key;
+    if (key.empty()) {
+        key = default_probe_key(t);
+    } else if (!would_query(t, key)) {
+        std::string fallback = default_probe_key(t);
+        log.warning(msg() << t.path << ": Postfix would not query the server for probe key \""
+                          << key << "\" (domain or % expansion); probing with \"" << fallback
+                          << "\" instead");
+        key = fallback;
+    }
+    SearchPlan p;
+    p.tables = t.path;
+    p.scope = t.scope;
+    p.base = expand_template(t.search_base, key, Escape::dn).value_or("");
+    p.filter = expand_template(t.query_filter, key, Escape::filter).value_or("");
+    p.dynamic_base = has_dynamic_base(t);
+    p.attributes = result_attributes(t);
+    p.size_limit = t.size_limit;
+    return p;
+}
+
+bool same_search(const SearchPlan &a, const SearchPlan &b) {
+    return std::tie(a.base, a.scope, a.filter, a.dynamic_base, a.attributes, a.size_limit) ==
+           std::tie(b.base, b.scope, b.filter, b.dynamic_base, b.attributes, b.size_limit);
+}
+
+// ---- one connection ---------------------------------------------------------------------
+
+struct LdapHandle {
+    LDAP *ld = nullptr;
+    LdapHandle() = default;
+    LdapHandle(const LdapHandle &) = delete;
+    LdapHandle &operator=(const LdapHandle &) = delete;
+    ~LdapHandle() {
+        if (ld)
+            ldap_unbind_ext(ld, nullptr, nullptr);
+    }
+};
+
+timeval seconds(int s) {
+    return timeval{static_cast<time_t>(s), 0};
+}
+
+std::string diagnostic_of(LDAP *ld) {
+    char *text = nullptr;
+    std::string out;
+    if (ld && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &text) == LDAP_OPT_SUCCESS && text) {
+        out = text;
+        ldap_memfree(text);
+    }
+    return out;
+}
+
+int error_of(LDAP *ld) {
+    int rc = LDAP_OTHER;
+    if (ld)
+        ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc);
+    return rc;
+}
+
+// Socket timeouts on every connection libldap opens: they bound the blocking TLS handshake,
+// which neither LDAP_OPT_NETWORK_TIMEOUT nor ldap_result() timeouts cover (nslcd does the same).
+int on_connect(LDAP *, Sockbuf *sb, LDAPURLDesc *, sockaddr *, ldap_conncb *cb) {
+    int fd = -1;
+    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1 && fd >= 0) {
+        auto *tv = static_cast<timeval *>(cb->lc_arg);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof *tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, sizeof *tv);
+    }
+    return 0;
+}
+void on_disconnect(LDAP *, Sockbuf *, ldap_conncb *) {}
+
+struct Step {
+    int rc = LDAP_SUCCESS;
+    std::string diagnostic;
+    bool ok() const { return rc == LDAP_SUCCESS; }
+};
+
+// Waits for the answer to `msgid` at most `timeout`, like Postfix's dict_ldap_result().
+Step await_result(LDAP *ld, int msgid, timeval timeout, LDAPMessage **res, bool all = true) {
+    *res = nullptr;
+    int got = ldap_result(ld, msgid, all ? LDAP_MSG_ALL : LDAP_MSG_ONE, &timeout, res);
+    if (got == 0) {
+        ldap_abandon_ext(ld, msgid, nullptr, nullptr);
+        return {LDAP_TIMEOUT, "no answer within timeout"};
+    }
+    if (got < 0)
+        return {error_of(ld), diagnostic_of(ld)};
+    return {};
+}
+
+Step parse(LDAP *ld, LDAPMessage *res, bool free_it) {
+    int err = LDAP_SUCCESS;
+    char *text = nullptr;
+    int rc = ldap_parse_result(ld, res, &err, nullptr, &text, nullptr, nullptr, free_it ? 1 : 0);
+    Step s{rc != LDAP_SUCCESS ? rc : err, text ? text : ""};
+    if (text)
+        ldap_memfree(text);
+    return s;
+}
+
+class Connection {
+  public:
+    Connection(const ConnectionPlan &plan, Logger &log)
+        : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)) {
+        cb_.lc_add = on_connect;
+        cb_.lc_del = on_disconnect;
+        cb_.lc_arg = &timeout_;
+    }
+
+    std::vector<ProbeResult> run() {
+        auto start = Clock::now();
+        auto results = attempt();
+        // Postfix reconnects once when the server went away between bind and search.
+        bool lost = std::any_of(results.begin(), results.end(), [](const ProbeResult &r) {
+            return r.step == "search" && r.ldap_code == LDAP_SERVER_DOWN;
+        });
+        if (lost) {
+            log_.debug(msg() << server_ << ": connection lost during search, reconnecting once");
+            results = attempt();
+        }
+        auto latency = Clock::now() - start;
+        for (auto &r : results)
+            r.latency = latency;
+        return results;
+    }
+
+  private:
+    std::vector<ProbeResult> attempt() {
+        handle_ = std::make_unique<LdapHandle>();
+        Step s = connect();
+        if (s.ok() && t_.start_tls)
+            s = step("starttls", start_tls());
+        if (s.ok() && t_.bind != BindMode::none)
+            s = step("bind", t_.bind == BindMode::sasl ? bind_sasl() : bind_simple());
+        std::vector<ProbeResult> out;
+        for (const auto &search : plan_.searches)
+            out.push_back(s.ok() ? run_search(search) : failure(search, s));
+        handle_.reset();
+        return out;
+    }
+
+    Step step(const char *name, Step s) {
+        step_ = name;
+        if (s.ok())
+            log_.debug(msg() << server_ << ": " << name << " ok");
+        return s;
+    }
+
+    ProbeResult failure(const SearchPlan &search, const Step &s) const {
+        ProbeResult r;
+        r.healthy = false;
+        r.tables = search.tables;
+        r.server = server_;
+        r.step = step_;
+        r.ldap_code = s.rc;
+        r.diagnostic = s.diagnostic;
+        return r;
+    }
+
+    Step set_options(LDAP *ld, const std::string &url) {
+        int version = t_.version;
+        // Postfix raises the version for URL schemes other than ldap://.
+        if (url.compare(0, 7, "ldap://") != 0)
+            version = LDAP_VERSION3;
+        int deref = t_.dereference;
+        timeval net = timeout_;
+        bool ok =
+            ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_TIMEOUT, &net) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_DEREF, &deref) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_REFERRALS,
+                            t_.chase_referrals ? LDAP_OPT_ON : LDAP_OPT_OFF) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &cb_) == LDAP_OPT_SUCCESS;
+        if (!ok)
+            return {LDAP_PARAM_ERROR, "cannot set connection options"};
+        return uses_tls(plan_) ? set_tls_options(ld) : Step{};
+    }
+
+    Step set_tls_options(LDAP *ld) {
+        auto set_str = [&](int option, const std::string &value, const char *name) -> Step {
+            if (value.empty())
+                return {};
+            int rc = ldap_set_option(ld, option, value.c_str());
+            if (rc != LDAP_OPT_SUCCESS)
+                return {rc, std::string("cannot set ") + name + " to " + value};
+            return {};
+        };
+        for (Step s :
+             {set_str(LDAP_OPT_X_TLS_RANDOM_FILE, t_.tls_random_file, "tls_random_file"),
+              set_str(LDAP_OPT_X_TLS_CACERTFILE, t_.tls_ca_cert_file, "tls_ca_cert_file"),
+              set_str(LDAP_OPT_X_TLS_CACERTDIR, t_.tls_ca_cert_dir, "tls_ca_cert_dir"),
+              set_str(LDAP_OPT_X_TLS_CERTFILE, t_.tls_cert, "tls_cert"),
+              set_str(LDAP_OPT_X_TLS_KEYFILE, t_.tls_key, "tls_key"),
+              set_str(LDAP_OPT_X_TLS_CIPHER_SUITE, t_.tls_cipher_suite, "tls_cipher_suite")})
+            if (!s.ok())
+                return s;
+        // Postfix maps its boolean onto HARD (yes) or NEVER (no: no certificate check at all).
+        int require = t_.tls_require_cert ? LDAP_OPT_X_TLS_HARD : LDAP_OPT_X_TLS_NEVER;
+        int am_server = 0;
+        if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require) != LDAP_OPT_SUCCESS ||
+            ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &am_server) != LDAP_OPT_SUCCESS)
+            return {LDAP_LOCAL_ERROR, "cannot set up the TLS context (tls_* parameters)"};
+        return {};
+    }
+
+    // Tries the URLs in order, as libldap does with Postfix's URL list: the next one only
+    // when the connection (including the ldaps:// handshake) cannot be made.
+    Step connect() {
+        step_ = "connect";
+        Step last{LDAP_SERVER_DOWN, "no server_host"};
+        for (const auto &url : plan_.urls) {
+            server_ = url;
+            auto h = std::make_unique<LdapHandle>();
+            int rc = ldap_initialize(&h->ld, url.c_str());
+            if (rc != LDAP_SUCCESS) {
+                last = {rc, "bad URL " + url};
+                continue;
+            }
+            last = set_options(h->ld, url);
+            if (last.ok()) {
+                rc = ldap_connect(h->ld);
+                last = rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(h->ld)};
+            }
+            if (last.ok()) {
+                handle_ = std::move(h);
+                log_.debug(msg() << url << ": connect ok");
+                return last;
+            }
+            log_.debug(msg() << url << ": connect: " << ldap_err2string(last.rc)
+                             << (last.diagnostic.empty() ? "" : ": ") << last.diagnostic);
+        }
+        return last;
+    }
+
+    Step start_tls() {
+        LDAP *ld = handle_->ld;
+        if (ldap_tls_inplace(ld))
+            return {LDAP_LOCAL_ERROR, "TLS already started"};
+        int msgid = 0;
+        int rc = ldap_start_tls(ld, nullptr, nullptr, &msgid);
+        if (rc != LDAP_SUCCESS)
+            return {rc, diagnostic_of(ld)};
+        LDAPMessage *res = nullptr;
+        Step s = await_result(ld, msgid, timeout_, &res);
+        if (!s.ok())
+            return s;
+        s = parse(ld, res, true);
+        if (!s.ok())
+            return s;
+        rc = ldap_install_tls(ld);
+        return rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(ld)};
+    }
+
+    Step bind_simple() {
+        LDAP *ld = handle_->ld;
+        const std::string &pw = t_.bind_pw.reveal();
+        berval cred{static_cast<ber_len_t>(pw.size()), const_cast<char *>(pw.data())};
+        int msgid = 0;
+        int rc = ldap_sasl_bind(ld, t_.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr,
+                                &msgid);
+        if (rc != LDAP_SUCCESS)
+            return {rc, diagnostic_of(ld)};
+        LDAPMessage *res = nullptr;
+        Step s = await_result(ld, msgid, timeout_, &res);
+        return s.ok() ? parse(ld, res, true) : s;
+    }
+
+    // Answers Cyrus SASL's prompts as Postfix does: bind_dn is the authentication id,
+    // bind_pw the password, sasl_realm and sasl_authz_id as given.
+    static int interact(LDAP *, unsigned, void *defaults, void *in) {
+        auto *t = static_cast<const LdapTable *>(defaults);
+        for (auto *i = static_cast<sasl_interact_t *>(in); i->id != SASL_CB_LIST_END; ++i) {
+            const std::string *v = nullptr;
+            switch (i->id) {
+            case SASL_CB_AUTHNAME:
+                v = &t->bind_dn;
+                break;
+            case SASL_CB_PASS:
+                v = &t->bind_pw.reveal();
+                break;
+            case SASL_CB_GETREALM:
+                v = &t->sasl_realm;
+                break;
+            case SASL_CB_USER:
+                v = &t->sasl_authz_id;
+                break;
+            default:
+                break;
+            }
+            i->result = v ? v->c_str() : "";
+            i->len = v ? static_cast<unsigned>(v->size()) : 0;
+        }
+        return LDAP_SUCCESS;
+    }
+
+    // The asynchronous form of ldap_sasl_interactive_bind_s(), so that every round trip is
+    // bounded by the timeout (Postfix's synchronous call is not, and hangs on a stopped server).
+    Step bind_sasl() {
+        LDAP *ld = handle_->ld;
+        std::string secprops = "minssf=" + std::to_string(t_.sasl_minssf);
+        if (ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS, secprops.c_str()) != LDAP_OPT_SUCCESS)
+            return {LDAP_PARAM_ERROR, "cannot set sasl_minssf"};
+        LDAPMessage *res = nullptr;
+        const char *mech = nullptr;
+        int msgid = 0;
+        for (;;) {
+            int rc = ldap_sasl_interactive_bind(ld, nullptr, t_.sasl_mechs.c_str(), nullptr,
+                                                nullptr, LDAP_SASL_QUIET, interact,
+                                                const_cast<LdapTable *>(&t_), res, &mech, &msgid);
+            if (res)
+                ldap_msgfree(res);
+            res = nullptr;
+            if (rc != LDAP_SASL_BIND_IN_PROGRESS)
+                return rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(ld)};
+            Step s = await_result(ld, msgid, timeout_, &res);
+            if (!s.ok())
+                return s;
+        }
+    }
+
+    ProbeResult run_search(const SearchPlan &search) {
+        step_ = "search";
+        LDAP *ld = handle_->ld;
+        std::vector<char *> attrs;
+        for (const auto &a : search.attributes)
+            attrs.push_back(const_cast<char *>(a.c_str()));
+        attrs.push_back(nullptr);
+        timeval tv = timeout_;
+        int msgid = 0;
+        int size = search.size_limit ? search.size_limit : LDAP_NO_LIMIT;
+        Step s;
+        int rc =
+            ldap_search_ext(ld, search.base.c_str(), scope(search.scope), search.filter.c_str(),
+                            attrs.data(), 0, nullptr, nullptr, &tv, size, &msgid);
+        LDAPMessage *res = nullptr;
+        s = rc == LDAP_SUCCESS ? await_result(ld, msgid, timeout_, &res)
+                               : Step{rc, diagnostic_of(ld)};
+        ProbeResult r = failure(search, s);
+        if (s.ok()) {
+            r.entries = ldap_count_entries(ld, res);
+            if (LDAPMessage *e = ldap_first_entry(ld, res)) {
+                char *dn = ldap_get_dn(ld, e);
+                r.first_dn = dn ? dn : "";
+                ldap_memfree(dn);
+            }
+            s = parse(ld, res, true);
+            r.ldap_code = s.rc;
+            r.diagnostic = s.diagnostic;
+        } else if (res) {
+            ldap_msgfree(res);
+        }
+        // Postfix: a missing base that depends on the key is "not found"; any other error
+        // (size limit, time limit, a missing fixed base, ...) is a temporary failure.
+        r.healthy = s.ok() || (s.rc == LDAP_NO_SUCH_OBJECT && search.dynamic_base);
+        log_.debug(msg() << server_ << ": search base=\"" << search.base << "\" filter=\""
+                         << search.filter << "\": " << (r.healthy ? "ok" : ldap_err2string(s.rc))
+                         << ", " << r.entries << (r.entries == 1 ? " entry" : " entries")
+                         << (r.first_dn.empty() ? "" : ", dn=" + r.first_dn));
+        return r;
+    }
+
+    static int scope(Scope s) {
+        switch (s) {
+        case Scope::base:
+            return LDAP_SCOPE_BASE;
+        case Scope::one:
+            return LDAP_SCOPE_ONELEVEL;
+        case Scope::sub:
+            break;
+        }
+        return LDAP_SCOPE_SUBTREE;
+    }
+
+    const ConnectionPlan &plan_;
+    const LdapTable &t_;
+    Logger &log_;
+    timeval timeout_;
+    ldap_conncb cb_{};
+    std::unique_ptr<LdapHandle> handle_;
+    std::string server_;
+    std::string step_ = "connect";
+};
+
+} // namespace
+
+std::string ProbeResult::describe() const {
+    if (healthy)
+        return server + ": ok";
+    std::string out = step + " " + server + ": " + ldap_err2string(ldap_code);
+    if (!diagnostic.empty())
+        out += ": " + diagnostic;
+    return out;
+}
+
+bool RoundResult::healthy() const {
+    return !probes.empty() &&
+           std::all_of(probes.begin(), probes.end(), [](const auto &p) { return p.healthy; });
+}
+
+std::string RoundResult::first_failure() const {
+    for (const auto &p : probes)
+        if (!p.healthy)
+            return p.tables + ": " + p.describe();
+    return probes.empty() ? "no table to probe" : "";
+}
+
+std::vector<ConnectionPlan> plan_probes(const std::vector<LdapTable> &tables,
+                                        const std::string &probe_key, Logger &log) {
+    std::vector<ConnectionPlan> plans;
+    for (const auto &t : tables) {
+        auto urls = t.urls();
+        auto key = connection_key(t, urls);
+        auto it = std::find_if(plans.begin(), plans.end(), [&](const ConnectionPlan &p) {
+            return connection_key(p.settings, p.urls) == key;
+        });
+        if (it == plans.end()) {
+            plans.push_back(ConnectionPlan{t, urls, {}});
+            it = plans.end() - 1;
+        }
+        SearchPlan search = plan_search(t, probe_key, log);
+        auto same = std::find_if(it->searches.begin(), it->searches.end(),
+                                 [&](const SearchPlan &s) { return same_search(s, search); });
+        if (same == it->searches.end())
+            it->searches.push_back(search);
+        else
+            same->tables += ", " + t.path;
+    }
+    return plans;
+}
+
+std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log) {
+    return Connection(plan, log).run();
+}
+
+LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log)
+    : plans_(std::move(plans)), log_(log) {}
+
+RoundResult LdapProber::probe_round() {
+    auto start = Clock::now();
+    RoundResult round;
+    if (plans_.size() == 1) {
+        round.probes = probe_connection(plans_.front(), log_);
+    } else {
+        // Connections are probed side by side: a hung server costs one timeout, not one each.
+        std::vector<std::future<std::vector<ProbeResult>>> pending;
+        for (const auto &plan : plans_)
+            pending.push_back(
+                std::async(std::launch::async, probe_connection, std::cref(plan), std::ref(log_)));
+        for (auto &f : pending)
+            for (auto &r : f.get())
+                round.probes.push_back(std::move(r));
+    }
+    round.latency = Clock::now() - start;
+    return round;
+}
+
+Duration LdapProber::worst_case() const {
+    Duration worst{};
+    for (const auto &p : plans_) {
+        // Each URL's connect (with its TLS handshake), StartTLS, the bind and every search
+        // are each bounded by the timeout.
+        auto steps = p.urls.size() + (p.settings.start_tls ? 1 : 0) +
+                     (p.settings.bind != BindMode::none ? 1 : 0) + p.searches.size();
+        worst = std::max<Duration>(worst, std::chrono::seconds(p.settings.timeout) *
+                                              static_cast<long>(steps));
+    }
+    return worst;
+}
+
+std::string LdapProber::summary() const {
+    std::size_t searches = 0;
+    for (const auto &p : plans_)
+        searches += p.searches.size();
+    return std::to_string(searches) + (searches == 1 ? " search" : " searches") + " on " +
+           std::to_string(plans_.size()) + (plans_.size() == 1 ? " connection" : " connections");
+}
+
+} // namespace lhc

@@ -1,0 +1,177 @@
+#include "config_error.hpp"
+#include "daemon.hpp"
+#include "exit_codes.hpp"
+#include "fakes.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+using namespace lhc;
+using namespace lhc::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Captures log lines instead of writing them to stderr.
+class CapturingLogger final : public Logger {
+  public:
+    std::string text;
+
+  protected:
+    void write_line(std::string_view line) override { text += line; }
+};
+
+struct Harness {
+    FakeEvents events;
+    FakeNotifier notifier;
+    CapturingLogger log;
+    std::vector<bool> script;
+    FakeProber *prober = nullptr; // the last one the factory made
+    int loads = 0;
+
+    std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
+
+    int run(Policy policy = Policy{5s, 500ms, 3}) {
+        daemon = std::make_unique<Daemon>(
+            policy,
+            [this]() -> std::unique_ptr<Prober> {
+                ++loads;
+                auto p = std::make_unique<FakeProber>(script, &events);
+                prober = p.get();
+                return p;
+            },
+            notifier, events, log);
+        return daemon->run();
+    }
+};
+
+} // namespace
+
+TEST(Daemon, ReadyOnlyAfterFirstGoodRoundThenWatchdogPerGoodRound) {
+    Harness h;
+    h.script = {true};
+    h.events.signal_at(12s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    ASSERT_GE(h.notifier.messages.size(), 2u);
+    EXPECT_EQ(h.notifier.messages[0].find("READY=1"), std::string::npos)
+        << "the first message comes before any probe";
+    EXPECT_NE(h.notifier.messages[1].find("READY=1"), std::string::npos);
+    EXPECT_EQ(h.notifier.count("READY=1"), 1);
+    // Rounds at 0, 5 and 10 s, stopped at 12 s.
+    EXPECT_EQ(h.prober->rounds, 3u);
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 3);
+    EXPECT_NE(h.notifier.messages.back().find("STOPPING=1"), std::string::npos);
+}
+
+TEST(Daemon, DownAtStartExitsUnavailableWithoutReady) {
+    Harness h;
+    h.script = {false};
+    EXPECT_EQ(h.run(), exit_unavailable);
+    EXPECT_EQ(h.notifier.count("READY=1"), 0);
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 0);
+    EXPECT_EQ(h.prober->rounds, 3u);
+    EXPECT_NE(h.log.text.find("LDAP unusable at start"), std::string::npos) << h.log.text;
+}
+
+TEST(Daemon, OutageExitsAfterFailuresWithinIntervalPlusRetries) {
+    Harness h;
+    h.script = {true, true, false};
+    EXPECT_EQ(h.run(), exit_unavailable);
+    // Good rounds at 0 and 5 s, failures at 10, 10.5 and 11 s.
+    EXPECT_EQ(h.events.elapsed(), 11s);
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 2) << "failed rounds never feed the watchdog";
+    EXPECT_NE(h.log.text.find("<2>LDAP unusable after 3 consecutive failed rounds"),
+              std::string::npos)
+        << h.log.text;
+    EXPECT_NE(h.notifier.messages.back().find("STATUS=LDAP down: 3 of 3"), std::string::npos)
+        << h.notifier.messages.back();
+}
+
+TEST(Daemon, SingleFailedRoundBetweenGoodOnesKeepsRunning) {
+    Harness h;
+    h.script = {true, false, true, false, true};
+    h.events.signal_at(60s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    EXPECT_NE(h.log.text.find("LDAP answers again"), std::string::npos);
+}
+
+TEST(Daemon, StatusSaysWhatIsWatchedLatencyAndFailures) {
+    Harness h;
+    h.script = {true, false};
+    h.run(Policy{5s, 500ms, 2});
+    EXPECT_NE(h.notifier.messages[1].find("STATUS=LDAP healthy: 1 search on 1 connection, last "
+                                          "round 0.0 ms, 0 consecutive failures"),
+              std::string::npos)
+        << h.notifier.messages[1];
+    EXPECT_NE(h.notifier.messages[2].find("STATUS=LDAP failing: 1 of 2 consecutive failures, "
+                                          "/etc/postfix/ldap-users.cf: connect"),
+              std::string::npos)
+        << h.notifier.messages[2];
+}
+
+TEST(Daemon, ReloadSendsReloadingThenReadyAndReloadsTheTables) {
+    Harness h;
+    h.script = {true};
+    h.events.signal_at(7s, Wakeup::reload);
+    h.events.signal_at(20s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    EXPECT_EQ(h.loads, 2);
+    auto reloading = std::find_if(h.notifier.messages.begin(), h.notifier.messages.end(),
+                                  [](auto &m) { return m.find("RELOADING=1") != m.npos; });
+    ASSERT_NE(reloading, h.notifier.messages.end());
+    EXPECT_NE(reloading->find("MONOTONIC_USEC="), std::string::npos);
+    EXPECT_EQ(*(reloading + 1), "READY=1");
+}
+
+TEST(Daemon, BrokenTableOnReloadKeepsTheOldConfigurationAndRuns) {
+    Harness h;
+    h.script = {true};
+    h.events.signal_at(7s, Wakeup::reload);
+    h.events.signal_at(30s, Wakeup::terminate);
+    Daemon d(
+        Policy{5s, 500ms, 3},
+        [&]() -> std::unique_ptr<Prober> {
+            // The file breaks after the first load.
+            if (h.loads++ > 0)
+                throw ConfigError("/etc/postfix/ldap-users.cf", 7, "bad numerical value");
+            auto p = std::make_unique<FakeProber>(h.script, &h.events);
+            h.prober = p.get();
+            return p;
+        },
+        h.notifier, h.events, h.log);
+    EXPECT_EQ(d.run(), exit_ok);
+    EXPECT_NE(h.log.text.find("<3>reload failed, keeping the previous configuration: "
+                              "/etc/postfix/ldap-users.cf:7: bad numerical value"),
+              std::string::npos)
+        << h.log.text;
+    // Rounds at 0, 5, then 7 (right after the reload), 12, 17, 22, 27.
+    EXPECT_EQ(h.prober->rounds, 7u) << "the old prober keeps probing";
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 7);
+}
+
+TEST(Daemon, RefusesToStartWhenARoundCannotFitHalfTheWatchdog) {
+    Harness h;
+    h.script = {true};
+    h.notifier.watchdog = std::chrono::microseconds(30s);
+    // FakeProber's worst case is 10 s (< 15 s): fits.
+    h.events.signal_at(1s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+
+    Harness tight;
+    tight.script = {true};
+    tight.notifier.watchdog = std::chrono::microseconds(19s);
+    try {
+        tight.run();
+        FAIL() << "a 10 s round must not fit in half of a 19 s watchdog";
+    } catch (const ConfigError &e) {
+        EXPECT_NE(std::string(e.what()).find("watchdog period"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(tight.notifier.count("READY=1"), 0);
+}
+
+TEST(Daemon, RefusesAnIntervalLongerThanHalfTheWatchdog) {
+    Harness h;
+    h.script = {true};
+    h.notifier.watchdog = std::chrono::microseconds(60s);
+    EXPECT_THROW(h.run(Policy{31s, 500ms, 3}), ConfigError);
+}
