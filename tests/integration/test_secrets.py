@@ -77,6 +77,8 @@ class Secrets(unittest.TestCase):
             text = f.read()
         with open(path, "w") as f:
             f.write(text.replace("bind_pw = " + CANARY, "bind_pw " + CANARY))
+        # Postfix itself quotes the whole line: `fatal: FILE, line N: missing
+        # '=' after attribute name: "bind_pw SECRET"`.  We must not.
         result = harness.run(["--check-config", "--debug", "--conffile", path])
         self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
         self.assert_clean(result.stdout, result.stderr)

@@ -271,6 +271,8 @@ class Daemon:
         self.proc.wait(10)
         for r in self._readers:
             r.join(2)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
     def __enter__(self):
         return self

@@ -390,9 +390,14 @@ def _serve(directory):
     try:
         server.start()
         table = tables.write_table(os.path.join(directory, "table.cf"), tables.bind_yes(server))
-        with open(os.path.join(directory, "env"), "w") as f:
-            f.write("SLAPD_PID=%d\nSLAPD_URL=%s\nSLAPD_TABLE=%s\nSLAPD_START_SECONDS=%.3f\n"
-                    % (server.pid, server.url, table, server.start_seconds))
+        env = os.path.join(directory, "env")
+        fd = os.open(env + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("SLAPD_PID=%d\nSLAPD_URL=%s\nSLAPD_LDAPS_URL=%s\nSLAPD_LDAPI_URL=%s\nSLAPD_CA=%s\n"
+                    "SLAPD_SERVICE_DN='%s'\nSLAPD_SERVICE_PW='%s'\nSLAPD_TABLE=%s\nSLAPD_START_SECONDS=%.3f\n"
+                    % (server.pid, server.url, server.ldaps_url, server.ldapi_url, server.ca_cert,
+                       SERVICE_DN, SERVICE_PW, table, server.start_seconds))
+        os.rename(env + ".tmp", env)  # whoever polls for env sees it whole
         while not stop and server.running():
             time.sleep(0.1)
     finally:

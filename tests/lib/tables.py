@@ -103,13 +103,16 @@ def write_table(path, params, mode=0o640):
 
 
 def set_parameter(path, name, value):
-    """Rewrite the `name = ...` line of a table in place; return its line number."""
+    """Rewrite (or append) the `name = ...` line of a table; return its line number."""
     with open(path) as f:
         lines = f.read().splitlines()
-    for number, line in enumerate(lines, 1):
-        if line.split("=", 1)[0].strip() == name:
-            lines[number - 1] = "%s = %s" % (name, value)
-            with open(path, "w") as f:
-                f.write("\n".join(lines) + "\n")
-            return number
-    raise KeyError(name)
+    numbers = [n for n, line in enumerate(lines, 1) if line.split("=", 1)[0].strip() == name]
+    if numbers:
+        number = numbers[0]
+        lines[number - 1] = "%s = %s" % (name, value)
+    else:
+        lines.append("%s = %s" % (name, value))
+        number = len(lines)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return number
