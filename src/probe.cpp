@@ -3,8 +3,11 @@
 #include "query_expand.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <future>
 #include <ldap.h>
+#include <optional>
+#include <poll.h>
 #include <sasl/sasl.h>
 #include <sys/socket.h>
 #include <tuple>
@@ -120,15 +123,88 @@ int error_of(LDAP *ld) {
     return rc;
 }
 
-// Socket timeouts on every connection libldap opens: they bound the blocking TLS handshake,
-// which neither LDAP_OPT_NETWORK_TIMEOUT nor ldap_result() timeouts cover (nslcd does the same).
-int on_connect(LDAP *, Sockbuf *sb, LDAPURLDesc *, sockaddr *, ldap_conncb *cb) {
+// Bounds the TLS handshakes (ldaps:// at connect, StartTLS in ldap_install_tls()). libldap
+// switches the socket to non-blocking for them and gnutls then retries EAGAIN in a tight loop
+// with no deadline: against a server that accepts TCP and never answers it spins forever
+// (that is where Postfix's own lookups hang). This I/O layer sits under TLS and turns EAGAIN
+// into a poll() bounded by the deadline, then ETIMEDOUT.
+struct HandshakeGuard {
     int fd = -1;
-    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1 && fd >= 0) {
-        auto *tv = static_cast<timeval *>(cb->lc_arg);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof *tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, sizeof *tv);
+    timeval timeout{};
+    std::optional<TimePoint> deadline; // armed only while a handshake may run
+    bool timed_out = false;
+
+    void arm() {
+        timed_out = false;
+        deadline = Clock::now() + std::chrono::seconds(timeout.tv_sec) +
+                   std::chrono::microseconds(timeout.tv_usec);
     }
+    void disarm() { deadline.reset(); }
+
+    // After EAGAIN: true when the socket became ready in time, false (errno set) when not.
+    bool wait(short events) {
+        if (!deadline || fd < 0)
+            return false;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+        pollfd p{fd, events, 0};
+        int n = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
+        if (n == 0) {
+            timed_out = true;
+            errno = ETIMEDOUT;
+        }
+        return n > 0 || (n < 0 && errno == EINTR);
+    }
+};
+
+bool would_block() {
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+int guard_setup(Sockbuf_IO_Desc *d, void *arg) {
+    d->sbiod_pvt = arg;
+    return 0;
+}
+int guard_remove(Sockbuf_IO_Desc *) {
+    return 0;
+}
+int guard_ctrl(Sockbuf_IO_Desc *d, int opt, void *arg) {
+    return LBER_SBIOD_CTRL_NEXT(d, opt, arg);
+}
+int guard_close(Sockbuf_IO_Desc *) {
+    return 0;
+}
+
+ber_slen_t guard_read(Sockbuf_IO_Desc *d, void *buf, ber_len_t len) {
+    auto *g = static_cast<HandshakeGuard *>(d->sbiod_pvt);
+    for (;;) {
+        ber_slen_t n = LBER_SBIOD_READ_NEXT(d, buf, len);
+        if (n >= 0 || !would_block() || !g->deadline)
+            return n;
+        if (!g->wait(POLLIN))
+            return -1;
+    }
+}
+
+ber_slen_t guard_write(Sockbuf_IO_Desc *d, void *buf, ber_len_t len) {
+    auto *g = static_cast<HandshakeGuard *>(d->sbiod_pvt);
+    for (;;) {
+        ber_slen_t n = LBER_SBIOD_WRITE_NEXT(d, buf, len);
+        if (n >= 0 || !would_block() || !g->deadline)
+            return n;
+        if (!g->wait(POLLOUT))
+            return -1;
+    }
+}
+
+Sockbuf_IO guard_io = {guard_setup, guard_remove, guard_ctrl, guard_read, guard_write, guard_close};
+
+// Called by libldap for every connection it opens, before any TLS layer is pushed.
+int on_connect(LDAP *, Sockbuf *sb, LDAPURLDesc *, sockaddr *, ldap_conncb *cb) {
+    auto *g = static_cast<HandshakeGuard *>(cb->lc_arg);
+    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &g->fd) != 1)
+        g->fd = -1;
+    ber_sockbuf_add_io(sb, &guard_io, LBER_SBIOD_LEVEL_PROVIDER + 1, g);
+    g->arm();
     return 0;
 }
 void on_disconnect(LDAP *, Sockbuf *, ldap_conncb *) {}
@@ -166,9 +242,10 @@ class Connection {
   public:
     Connection(const ConnectionPlan &plan, Logger &log)
         : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)) {
+        guard_.timeout = timeout_;
         cb_.lc_add = on_connect;
         cb_.lc_del = on_disconnect;
-        cb_.lc_arg = &timeout_;
+        cb_.lc_arg = &guard_;
     }
 
     std::vector<ProbeResult> run() {
@@ -284,7 +361,8 @@ class Connection {
             last = set_options(h->ld, url);
             if (last.ok()) {
                 rc = ldap_connect(h->ld);
-                last = rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(h->ld)};
+                guard_.disarm();
+                last = rc == LDAP_SUCCESS ? Step{} : handshake_failure(rc, h->ld);
             }
             if (last.ok()) {
                 handle_ = std::move(h);
@@ -295,6 +373,12 @@ class Connection {
                              << (last.diagnostic.empty() ? "" : ": ") << last.diagnostic);
         }
         return last;
+    }
+
+    Step handshake_failure(int rc, LDAP *ld) const {
+        if (guard_.timed_out)
+            return {LDAP_TIMEOUT, "no answer to the TLS handshake within timeout"};
+        return {rc, diagnostic_of(ld)};
     }
 
     Step start_tls() {
@@ -312,8 +396,10 @@ class Connection {
         s = parse(ld, res, true);
         if (!s.ok())
             return s;
+        guard_.arm();
         rc = ldap_install_tls(ld);
-        return rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(ld)};
+        guard_.disarm();
+        return rc == LDAP_SUCCESS ? Step{} : handshake_failure(rc, ld);
     }
 
     Step bind_simple() {
@@ -440,6 +526,7 @@ class Connection {
     const LdapTable &t_;
     Logger &log_;
     timeval timeout_;
+    HandshakeGuard guard_;
     ldap_conncb cb_{};
     std::unique_ptr<LdapHandle> handle_;
     std::string server_;
