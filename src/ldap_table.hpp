@@ -5,6 +5,7 @@
 #include "secret.hpp"
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 

@@ -24,5 +24,8 @@ struct TableFile {
 TableFile parse_table_text(std::string_view text, const std::string &path);
 // Throws ConfigError(path, 0, ...) when the file cannot be read.
 TableFile read_table_file(const std::string &path);
+// The whole file and (when `mode` is not null) its st_mode, from one open(): what
+// load_ldap_table() needs for the "readable by others" check. Throws ConfigError(path, 0, ...).
+std::string read_whole_file(const std::string &path, unsigned *mode);
 
 } // namespace lhc
