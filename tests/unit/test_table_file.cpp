@@ -1,0 +1,201 @@
+// The lexer against what postmap -v showed for the same input (see docs/postfix-semantics.md).
+#include "config_error.hpp"
+#include "table_file.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+using lhc::ConfigError;
+using lhc::parse_table_text;
+using lhc::TableFile;
+
+namespace {
+
+std::string value_of(const TableFile &t, const std::string &name) {
+    auto it = t.entries.find(name);
+    return it == t.entries.end() ? "<absent>" : it->second.value;
+}
+
+int line_of(const TableFile &t, const std::string &name) {
+    return t.entries.at(name).line;
+}
+
+std::string error_of(const std::string &text) {
+    try {
+        parse_table_text(text, "/etc/postfix/t.cf");
+    } catch (const ConfigError &e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+
+} // namespace
+
+TEST(TableFile, NameValueWithBlanksTrimmed) {
+    TableFile t = parse_table_text("search_base   =   dc=example, dc=com  \t\n", "f");
+    EXPECT_EQ(value_of(t, "search_base"), "dc=example, dc=com");
+    EXPECT_EQ(line_of(t, "search_base"), 1);
+    EXPECT_TRUE(t.warnings.empty());
+    EXPECT_EQ(t.path, "f");
+}
+
+TEST(TableFile, NoBlanksAndEqualsInValue) {
+    TableFile t = parse_table_text("search_base=a=b\nquery_filter =(x=%s)", "f");
+    EXPECT_EQ(value_of(t, "search_base"), "a=b");
+    EXPECT_EQ(value_of(t, "query_filter"), "(x=%s)");
+}
+
+TEST(TableFile, EmptyValue) {
+    TableFile t = parse_table_text("bind_dn =\nbind_pw =   \n", "f");
+    EXPECT_EQ(value_of(t, "bind_dn"), "");
+    EXPECT_EQ(value_of(t, "bind_pw"), "");
+}
+
+TEST(TableFile, CommentsAndBlankLinesSkipped) {
+    TableFile t = parse_table_text("# comment\n\n   \n  # indented comment\nversion = 3\n", "f");
+    EXPECT_EQ(t.entries.size(), 1u);
+    EXPECT_EQ(line_of(t, "version"), 5);
+}
+
+TEST(TableFile, HashAfterValueIsPartOfValue) {
+    TableFile t = parse_table_text("search_base = a # b\n", "f");
+    EXPECT_EQ(value_of(t, "search_base"), "a # b");
+}
+
+TEST(TableFile, QuotesAreKept) {
+    TableFile t = parse_table_text("search_base = \"a b\"\n", "f");
+    EXPECT_EQ(value_of(t, "search_base"), "\"a b\"");
+}
+
+TEST(TableFile, NamesAreCaseSensitiveAndNotExpanded) {
+    TableFile t = parse_table_text("Server_Host = a\nsearch_base = $foo ${x} $$\n", "f");
+    EXPECT_EQ(value_of(t, "server_host"), "<absent>");
+    EXPECT_EQ(value_of(t, "Server_Host"), "a");
+    EXPECT_EQ(value_of(t, "search_base"), "$foo ${x} $$");
+}
+
+TEST(TableFile, ContinuationJoinedVerbatimWithoutSeparator) {
+    // postmap: "search_base = x\n  ,dc=y" resolves to "x  ,dc=y".
+    TableFile t = parse_table_text("search_base = x\n  ,dc=y\n\tz\ntimeout = 1\n", "f");
+    EXPECT_EQ(value_of(t, "search_base"), "x  ,dc=y\tz");
+    EXPECT_EQ(line_of(t, "search_base"), 1);
+    EXPECT_EQ(line_of(t, "timeout"), 4);
+}
+
+TEST(TableFile, CommentAndBlankLinesInsideContinuationAreDropped) {
+    TableFile t = parse_table_text("search_base = x\n#c\n\n   \n  dc=y\n", "f");
+    EXPECT_EQ(value_of(t, "search_base"), "x  dc=y");
+}
+
+TEST(TableFile, ValueOnContinuationLine) {
+    TableFile t = parse_table_text("timeout =\n   5\n", "f");
+    EXPECT_EQ(value_of(t, "timeout"), "5");
+}
+
+TEST(TableFile, LeadingWhitespaceAtTopIsWarnedAndDropped) {
+    TableFile t = parse_table_text("\n  search_base = top\n  more\nversion = 3\n", "f.cf");
+    EXPECT_EQ(value_of(t, "search_base"), "<absent>");
+    EXPECT_EQ(value_of(t, "version"), "3");
+    ASSERT_EQ(t.warnings.size(), 1u);
+    EXPECT_EQ(t.warnings[0], "f.cf:2: logical line must not start with whitespace, ignored");
+}
+
+TEST(TableFile, CarriageReturnsAreBlanks) {
+    TableFile t = parse_table_text("search_base = a\r\n\r\nversion\t=\t3\r\n", "f");
+    EXPECT_EQ(value_of(t, "search_base"), "a");
+    EXPECT_EQ(value_of(t, "version"), "3");
+}
+
+TEST(TableFile, LastLineWithoutNewline) {
+    EXPECT_EQ(value_of(parse_table_text("bind = no", "f"), "bind"), "no");
+}
+
+TEST(TableFile, EmptyText) {
+    TableFile t = parse_table_text("", "f");
+    EXPECT_TRUE(t.entries.empty());
+    EXPECT_TRUE(t.warnings.empty());
+}
+
+TEST(TableFile, DuplicateWithOtherValueWarnsAndLastWins) {
+    TableFile t = parse_table_text("timeout = 1\nversion = 3\ntimeout = 5\n", "f.cf");
+    EXPECT_EQ(value_of(t, "timeout"), "5");
+    EXPECT_EQ(line_of(t, "timeout"), 3);
+    ASSERT_EQ(t.warnings.size(), 1u);
+    EXPECT_EQ(t.warnings[0], "f.cf:3: overriding earlier entry: timeout");
+}
+
+TEST(TableFile, DuplicateWithSameValueIsSilent) {
+    TableFile t = parse_table_text("search_base = a\nsearch_base = a\n", "f");
+    EXPECT_TRUE(t.warnings.empty());
+    EXPECT_EQ(line_of(t, "search_base"), 2);
+}
+
+TEST(TableFile, DuplicatePasswordWarningDoesNotQuoteIt) {
+    TableFile t = parse_table_text("bind_pw = s3cretA\nbind_pw = s3cretB\n", "f");
+    ASSERT_EQ(t.warnings.size(), 1u);
+    EXPECT_EQ(t.warnings[0].find("s3cret"), std::string::npos);
+}
+
+TEST(TableFile, MissingEqualsIsFatalWithLine) {
+    EXPECT_EQ(error_of("# c\nversion = 3\nbind_dn cn=admin\n"),
+              "/etc/postfix/t.cf:3: missing '=' after attribute name: \"bind_dn\"");
+    EXPECT_EQ(error_of("bind_dn"), "/etc/postfix/t.cf:1: missing '=' after attribute name: "
+                                   "\"bind_dn\"");
+    EXPECT_EQ(error_of("search base = a"),
+              "/etc/postfix/t.cf:1: missing '=' after attribute name: \"search\"");
+}
+
+TEST(TableFile, MissingNameIsFatalWithLine) {
+    EXPECT_EQ(error_of("version = 3\n= foo\n"), "/etc/postfix/t.cf:2: missing attribute name");
+}
+
+TEST(TableFile, ErrorLineIsWhereTheLogicalLineStarts) {
+    EXPECT_EQ(error_of("version = 3\nbroken\n  continued\n"),
+              "/etc/postfix/t.cf:2: missing '=' after attribute name: \"broken\"");
+}
+
+TEST(TableFile, BrokenPasswordLineDoesNotLeakThePassword) {
+    for (const char *text : {"bind_pw Secr3tPw\n", "bind_pw:Secr3tPw\n", "bind_pw\n  Secr3tPw\n",
+                             "= Secr3tPw\n", "bind_pw\"Secr3tPw\" x\n"}) {
+        std::string err = error_of(text);
+        EXPECT_NE(err, "<no error>") << text;
+        EXPECT_EQ(err.find("Secr3tPw"), std::string::npos) << err;
+    }
+    EXPECT_EQ(error_of("bind_pw:Secr3tPw\n"),
+              "/etc/postfix/t.cf:1: missing '=' after attribute name: \"bind_pw...\"");
+}
+
+TEST(TableFile, ErrorCarriesFileAndLine) {
+    try {
+        parse_table_text("a = 1\nb\n", "x.cf");
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_EQ(e.file(), "x.cf");
+        EXPECT_EQ(e.line(), 2);
+    }
+}
+
+TEST(TableFile, ReadsFileAndReportsMissingOne) {
+    char path[] = "/tmp/lhc-table-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    std::ofstream(path) << "server_host = h\n";
+    lhc::TableFile t = lhc::read_table_file(path);
+    unsigned mode = 0;
+    std::string text = lhc::read_whole_file(path, &mode);
+    std::remove(path);
+    EXPECT_EQ(value_of(t, "server_host"), "h");
+    EXPECT_EQ(t.path, path);
+    EXPECT_EQ(text, "server_host = h\n");
+    EXPECT_NE(mode, 0u);
+    try {
+        lhc::read_table_file(path);
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_EQ(e.line(), 0);
+        EXPECT_EQ(std::string(e.what()), std::string(path) + ": open: No such file or directory");
+    }
+}
