@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 packages="meson ninja-build g++ pkg-config libsystemd-dev libldap-dev libboost-program-options-dev
-libgtest-dev libgmock-dev slapd ldap-utils postfix-ldap openssl python3"
+libsasl2-dev libgtest-dev libgmock-dev scdoc slapd ldap-utils postfix-ldap libsasl2-modules openssl python3"
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -23,7 +23,7 @@ missing_packages() {
 install_dependencies() {
     missing=$(missing_packages)
     [ -z "$missing" ] && return 0
-    say "installing: $(echo $missing)"
+    say "installing: $(echo "$missing" | tr '\n' ' ')"
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update
@@ -63,6 +63,7 @@ until [ -f "$workdir/slapd/env" ]; do
     fi
     sleep 0.1
 done
+# shellcheck source=/dev/null # written by slapd.py serve
 . "$workdir/slapd/env"
 echo "slapd pid $SLAPD_PID at $SLAPD_URL, ready in ${SLAPD_START_SECONDS} s"
 
