@@ -454,6 +454,17 @@ def scenarios(c, deb):
     c.sh("systemctl start postfix")
     r.record("admin start: postfix and the guard active", r.wait_for(r.postfix_up, 10) is not None)
 
+    # -- postfix started while LDAP is down, as at boot: it stays down until LDAP answers
+    c.sh("systemctl stop postfix ldap-health-check && systemctl stop slapd")
+    since = r.now()
+    refused = c.sh("systemctl start postfix", check=False, timeout=300).returncode != 0
+    started = c.sh(f"journalctl -q --no-pager -o cat -u postfix@- --since '@{since}' "
+                   "| grep -c '^Started'", check=False).stdout.strip()
+    r.record("start with LDAP down: systemctl start postfix fails, the MTA never starts",
+             refused and started == "0" and r.postfix_down(), f"{started} MTA starts")
+    c.sh("systemctl start slapd")
+    r.timed("start with LDAP down: postfix active once slapd answers", r.postfix_up, recover)
+
     # -- upgrade (the same version again) restarts the guard, not postfix
     before = r.master()
     guard = c.sh("systemctl show -P MainPID ldap-health-check").stdout.strip()
