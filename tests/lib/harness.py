@@ -5,6 +5,7 @@ build/src/ldap-health-check when a test script is run by hand.  Every wait is
 bounded, every child is killed and reaped in cleanup.
 """
 
+import atexit
 import collections
 import os
 import re
@@ -54,6 +55,9 @@ def require_components():
 def main():
     """unittest.main() for a test script registered in meson."""
     require_components()
+    # meson ends a test that runs too long with SIGTERM: unwind like ^C so
+    # that the atexit hooks stop slapd and remove the temporary directories.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     unittest.main(verbosity=2, buffer=False)
 
 
@@ -64,7 +68,8 @@ def run(args, limit=30.0, env=None):
     """Run the binary to completion (killed after `limit` s); return a Result."""
     t0 = time.monotonic()
     proc = subprocess.Popen([binary(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=slapd.die_with_parent)
     try:
         out, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
@@ -95,6 +100,15 @@ def assert_log_format(test, stderr):
         test.assertRegex(line, PRIORITY_LINE, "log line without <N> prefix")
 
 
+_LIVE = set()  # listeners and daemons not cleaned up yet
+
+
+@atexit.register
+def _cleanup_all():
+    for thing in list(_LIVE):
+        thing.close()
+
+
 class NotifyListener:
     """A $NOTIFY_SOCKET: an AF_UNIX datagram socket in a private directory.
 
@@ -111,6 +125,7 @@ class NotifyListener:
         self._closed = False
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
+        _LIVE.add(self)
 
     def _loop(self):
         while True:
@@ -167,6 +182,7 @@ class NotifyListener:
             return "\n".join("\n".join(m) for _, m in self.messages)
 
     def close(self):
+        _LIVE.discard(self)
         self._closed = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -200,7 +216,8 @@ class Daemon:
             argv = ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"', *argv]
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                                     stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                                     preexec_fn=slapd.die_with_parent)
         self.pid = self.proc.pid
         self._out, self._err = [], []
         self._cond = threading.Condition()

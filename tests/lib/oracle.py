@@ -23,6 +23,11 @@ import time
 Verdict = collections.namedtuple("Verdict", "verdict elapsed returncode stdout stderr timed_out")
 
 
+def _die_with_parent():
+    import slapd  # the helper lives there; imported late to keep this module light
+    slapd.die_with_parent()
+
+
 def find_postmap():
     return shutil.which("postmap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 
@@ -45,7 +50,7 @@ def postmap_verdict(table_path, key, limit_seconds):
     t0 = time.monotonic()
     proc = subprocess.Popen([find_postmap(), "-q", key, "ldap:" + table_path],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=_die_with_parent)
     try:
         out, err = proc.communicate(timeout=limit_seconds)
         timed_out = False

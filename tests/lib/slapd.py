@@ -28,6 +28,8 @@ Command line (used by tests/demo.sh):
                         slapd exits.
 """
 
+import atexit
+import ctypes
 import os
 import shutil
 import signal
@@ -52,6 +54,25 @@ USERS = (
     ("alice", "alice@example.com", "example.com/alice/"),
     ("bob", "bob@example.com", "example.com/bob/"),
 )
+
+
+_LIVE = set()  # Slapd objects not cleaned up yet, for the atexit hook
+
+
+@atexit.register
+def _cleanup_all():
+    for server in list(_LIVE):
+        server.cleanup()
+
+
+def die_with_parent():
+    """preexec_fn: SIGKILL the child when the test process dies.
+
+    A test runner that times a test out kills the Python process; without
+    this its slapd and daemon children would live on and hold their ports.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def find_slapd():
@@ -181,6 +202,7 @@ class Slapd:
         self.proc = None
         self.start_seconds = None
         self.hung = False
+        _LIVE.add(self)
         self._configure()
 
     # -- setup -------------------------------------------------------------
@@ -231,7 +253,7 @@ class Slapd:
         self.proc = subprocess.Popen(
             [find_slapd(), "-d", "0", "-h", " ".join([self.url, self.ldaps_url, self.ldapi_url]),
              "-f", self.conf_path],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         log.close()
         self.hung = False
         self._wait_ready(t0 + timeout)
@@ -293,6 +315,7 @@ class Slapd:
         _wait_for(lambda: not _all_threads_in_state(self.proc.pid, "T"), 5.0, "slapd to continue")
 
     def cleanup(self):
+        _LIVE.discard(self)
         self.kill()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
