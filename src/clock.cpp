@@ -34,7 +34,11 @@ SignalEventSource::~SignalEventSource() {
         close(fd_);
 }
 
-Wakeup SignalEventSource::wait_until(TimePoint deadline) {
+Wakeup SignalEventSource::wait_until(TimePoint deadline, const std::vector<int> &fds) {
+    std::vector<pollfd> watched{{fd_, POLLIN, 0}};
+    for (int fd : fds)
+        if (fd >= 0)
+            watched.push_back({fd, POLLIN, 0});
     for (;;) {
         signalfd_siginfo info{};
         if (read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
@@ -47,9 +51,12 @@ Wakeup SignalEventSource::wait_until(TimePoint deadline) {
             return Wakeup::deadline;
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
         timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-        pollfd pfd{fd_, POLLIN, 0};
-        if (ppoll(&pfd, 1, &ts, nullptr) < 0 && errno != EINTR)
+        int n = ppoll(watched.data(), watched.size(), &ts, nullptr);
+        if (n < 0 && errno != EINTR)
             throw std::system_error(errno, std::generic_category(), "ppoll");
+        // Signals first: a SIGTERM must not wait behind a busy descriptor.
+        if (n > 0 && watched[0].revents == 0)
+            return Wakeup::io;
     }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <vector>
 
 namespace lhc {
 
@@ -9,14 +10,19 @@ using Clock = std::chrono::steady_clock;
 using Duration = std::chrono::nanoseconds;
 using TimePoint = Clock::time_point;
 
-enum class Wakeup { deadline, terminate, reload };
+enum class Wakeup {
+    deadline,  // the deadline passed
+    terminate, // SIGTERM or SIGINT
+    reload,    // SIGHUP
+    io,        // one of the watched descriptors became readable (or hung up)
+};
 
 class EventSource {
   public:
     virtual ~EventSource() = default;
     virtual TimePoint now() = 0;
-    // Waits until `deadline` or until a signal asks to stop or reload.
-    virtual Wakeup wait_until(TimePoint deadline) = 0;
+    // Waits until `deadline`, a signal, or activity on one of `fds` (negative ones ignored).
+    virtual Wakeup wait_until(TimePoint deadline, const std::vector<int> &fds = {}) = 0;
 };
 
 // The real one: SIGTERM/SIGINT/SIGHUP are blocked and read from a signalfd, so a signal that
@@ -29,7 +35,7 @@ class SignalEventSource final : public EventSource {
     SignalEventSource &operator=(const SignalEventSource &) = delete;
 
     TimePoint now() override { return Clock::now(); }
-    Wakeup wait_until(TimePoint deadline) override;
+    Wakeup wait_until(TimePoint deadline, const std::vector<int> &fds = {}) override;
 
   private:
     int fd_ = -1;

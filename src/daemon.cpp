@@ -32,9 +32,9 @@ std::string monotonic_usec() {
 } // namespace
 
 Daemon::Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
-               Logger &log)
+               RoundRunner &runner, Logger &log)
     : state_(policy), factory_(std::move(factory)), notifier_(notifier), events_(events),
-      log_(log) {}
+      runner_(runner), log_(log) {}
 
 std::unique_ptr<Prober> Daemon::load() const {
     auto prober = factory_();
@@ -75,35 +75,66 @@ std::string Daemon::status(const RoundResult &round, const HealthState::Step &st
            round.first_failure();
 }
 
+std::optional<int> Daemon::finish(const RoundResult &round) {
+    auto step = state_.on_round(round.healthy(), events_.now());
+    if (round.healthy()) {
+        log_.debug(msg() << "round ok in " << ms_text(round.latency));
+        if (step.recovered)
+            log_.notice(msg() << "LDAP answers again: " << prober_->summary());
+    } else {
+        log_.warning(msg() << "probe failed (" << state_.consecutive_failures() << " of "
+                           << state_.policy().failures << "): " << round.first_failure());
+    }
+    if (step.ready)
+        log_.notice(msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
+                          << ms_text(round.latency));
+    notifier_.notify(std::string(step.ready ? "READY=1\n" : "") +
+                     (step.watchdog ? "WATCHDOG=1\n" : "") + "STATUS=" + status(round, step));
+    next_start_ = step.next;
+    if (!step.give_up)
+        return std::nullopt;
+    log_.log(Priority::crit,
+             msg() << (state_.ready() ? "LDAP unusable" : "LDAP unusable at start") << " after "
+                   << state_.consecutive_failures()
+                   << " consecutive failed rounds, exiting: " << round.first_failure());
+    return exit_unavailable;
+}
+
+std::vector<int> Daemon::watched_fds() const {
+    std::vector<int> fds = prober_->watch_fds();
+    fds.push_back(runner_.wake_fd());
+    return fds;
+}
+
+// Rounds start on schedule; one that is still out after --retry-interval does not hold up
+// the next, up to --failures rounds at once. Normally a round ends in a millisecond and this
+// is a plain loop; against a hung server the rounds overlap and their timeouts end together.
 int Daemon::run() {
     prober_ = load();
     notifier_.notify("STATUS=Probing " + prober_->summary());
+    next_start_ = events_.now();
+    auto max_in_flight = static_cast<std::size_t>(state_.policy().failures);
     for (;;) {
-        RoundResult round = prober_->probe_round();
-        auto step = state_.on_round(round.healthy(), events_.now());
-        std::string line = status(round, step);
-        if (round.healthy()) {
-            log_.debug(msg() << "round ok in " << ms_text(round.latency));
-            if (step.recovered)
-                log_.notice(msg() << "LDAP answers again: " << prober_->summary());
-        } else {
-            log_.warning(msg() << "probe failed (" << state_.consecutive_failures() << " of "
-                               << state_.policy().failures << "): " << round.first_failure());
+        while (auto round = runner_.take_finished())
+            if (auto code = finish(*round))
+                return *code;
+        TimePoint now = events_.now();
+        bool can_start = runner_.in_flight() < max_in_flight;
+        if (can_start && now >= next_start_) {
+            runner_.start(prober_);
+            next_start_ = now + state_.policy().retry_interval;
+            continue;
         }
-        if (step.ready)
-            log_.notice(msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
-                              << ms_text(round.latency));
-        notifier_.notify(std::string(step.ready ? "READY=1\n" : "") +
-                         (step.watchdog ? "WATCHDOG=1\n" : "") + "STATUS=" + line);
-        if (step.give_up) {
-            log_.log(Priority::crit,
-                     msg() << (state_.ready() ? "LDAP unusable" : "LDAP unusable at start")
-                           << " after " << state_.consecutive_failures()
-                           << " consecutive failed rounds, exiting: " << round.first_failure());
-            return exit_unavailable;
-        }
-        switch (events_.wait_until(step.next)) {
+        // With every slot taken only a finished round (or a signal) can move things on.
+        TimePoint deadline = can_start ? next_start_ : now + std::chrono::hours(24);
+        switch (events_.wait_until(deadline, watched_fds())) {
         case Wakeup::deadline:
+            break;
+        case Wakeup::io:
+            if (prober_->connection_closed()) {
+                log_.info("a server closed the idle connection, probing now");
+                next_start_ = events_.now();
+            }
             break;
         case Wakeup::terminate:
             notifier_.notify("STOPPING=1\nSTATUS=Stopping");
@@ -111,6 +142,7 @@ int Daemon::run() {
             return exit_ok;
         case Wakeup::reload:
             reload();
+            next_start_ = events_.now();
             break;
         }
     }

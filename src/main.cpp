@@ -10,6 +10,7 @@
 #include "notifier.hpp"
 #include "postfix_tables.hpp"
 #include "probe.hpp"
+#include "rounds.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -48,9 +49,9 @@ std::vector<LdapTable> load_tables(const std::vector<std::string> &files, Logger
     return tables;
 }
 
-std::unique_ptr<Prober> make_prober(const Options &o, Logger &log) {
+std::unique_ptr<Prober> make_prober(const Options &o, Logger &log, bool keep_idle) {
     auto tables = load_tables(table_files(o, log), log);
-    return std::make_unique<LdapProber>(plan_probes(tables, o.probe_key, log), log);
+    return std::make_unique<LdapProber>(plan_probes(tables, o.probe_key, log), log, keep_idle);
 }
 
 Policy policy_of(const Options &o) {
@@ -61,7 +62,7 @@ Policy policy_of(const Options &o) {
 }
 
 int once(const Options &o, Logger &log) {
-    auto prober = make_prober(o, log);
+    auto prober = make_prober(o, log, false);
     RoundResult round = prober->probe_round();
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
@@ -102,8 +103,9 @@ int run(int argc, char **argv) {
             return once(o, log);
         SdNotifier notifier;
         SignalEventSource events;
+        ThreadRoundRunner runner;
         Daemon daemon(
-            policy_of(o), [&] { return make_prober(o, log); }, notifier, events, log);
+            policy_of(o), [&] { return make_prober(o, log, true); }, notifier, events, runner, log);
         return daemon.run();
     } catch (const ConfigError &e) {
         log.err(e.what());

@@ -1,11 +1,13 @@
 #include "probe.hpp"
 
+#include "config_error.hpp"
 #include "query_expand.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <future>
 #include <ldap.h>
+#include <mutex>
 #include <optional>
 #include <poll.h>
 #include <sasl/sasl.h>
@@ -62,22 +64,38 @@ std::vector<std::string> result_attributes(const LdapTable &t) {
     return attrs;
 }
 
-SearchPlan plan_search(const LdapTable &t, const std::string &requested_key, Logger &log) {
-    std::string key = requested_key;
-    if (key.empty()) {
-        key = default_probe_key(t);
-    } else if (!would_query(t, key)) {
-        std::string fallback = default_probe_key(t);
+// The search Postfix would send for the probe key. The probe must always reach the server,
+// so when Postfix would skip the query (a `domain` list without a usable literal domain, or
+// an explicit key that does not fit) the default key is expanded without the domain check.
+LdapQuery probe_query(const LdapTable &t, const std::string &requested_key, Logger &log) {
+    std::string fallback = default_probe_key(t);
+    if (!requested_key.empty()) {
+        if (auto q = expand_query(t, requested_key))
+            return *q;
         log.warning(msg() << t.path << ": Postfix would not query the server for probe key \""
-                          << key << "\" (domain or % expansion); probing with \"" << fallback
-                          << "\" instead");
-        key = fallback;
+                          << requested_key << "\" (domain or % expansion); probing with \""
+                          << fallback << "\" instead");
     }
+    if (auto q = expand_query(t, fallback))
+        return *q;
+    std::string key = fold_key(fallback);
+    auto base = expand_template(t.search_base, key, Escape::dn);
+    auto filter = expand_template(t.query_filter, key, Escape::filter);
+    if (!base || !filter)
+        throw ConfigError(t.path, 0,
+                          "no probe key makes Postfix query this table; set --probe-key");
+    log.info(msg() << t.path << ": the domain list names no literal domain; probing with \""
+                   << fallback << "\", bypassing the domain check");
+    return LdapQuery{*base, *filter};
+}
+
+SearchPlan plan_search(const LdapTable &t, const std::string &requested_key, Logger &log) {
+    LdapQuery q = probe_query(t, requested_key, log);
     SearchPlan p;
     p.tables = t.path;
     p.scope = t.scope;
-    p.base = expand_template(t.search_base, key, Escape::dn).value_or("");
-    p.filter = expand_template(t.query_filter, key, Escape::filter).value_or("");
+    p.base = q.base;
+    p.filter = q.filter;
     p.dynamic_base = has_dynamic_base(t);
     p.attributes = result_attributes(t);
     p.size_limit = t.size_limit;
@@ -105,6 +123,34 @@ struct LdapHandle {
 timeval seconds(int s) {
     return timeval{static_cast<time_t>(s), 0};
 }
+
+int descriptor_of(LDAP *ld) {
+    int fd = -1;
+    if (!ld || ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS)
+        return -1;
+    return fd;
+}
+
+} // namespace
+
+struct IdleConnection {
+    mutable std::mutex mutex;
+    std::unique_ptr<LdapHandle> handle;
+    int fd = -1;
+
+    void keep(std::unique_ptr<LdapHandle> h) {
+        std::lock_guard lock(mutex);
+        fd = descriptor_of(h->ld);
+        handle = std::move(h);
+    }
+    void drop() {
+        std::lock_guard lock(mutex);
+        handle.reset();
+        fd = -1;
+    }
+};
+
+namespace {
 
 std::string diagnostic_of(LDAP *ld) {
     char *text = nullptr;
@@ -240,8 +286,8 @@ Step parse(LDAP *ld, LDAPMessage *res, bool free_it) {
 
 class Connection {
   public:
-    Connection(const ConnectionPlan &plan, Logger &log)
-        : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)) {
+    Connection(const ConnectionPlan &plan, Logger &log, IdleConnection *idle)
+        : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)), idle_(idle) {
         guard_.timeout = timeout_;
         cb_.lc_add = on_connect;
         cb_.lc_del = on_disconnect;
@@ -276,6 +322,9 @@ class Connection {
         std::vector<ProbeResult> out;
         for (const auto &search : plan_.searches)
             out.push_back(s.ok() ? run_search(search) : failure(search, s));
+        bool good = std::all_of(out.begin(), out.end(), [](auto &r) { return r.healthy; });
+        if (idle_ && good && handle_)
+            idle_->keep(std::move(handle_));
         handle_.reset();
         return out;
     }
@@ -526,6 +575,7 @@ class Connection {
     const LdapTable &t_;
     Logger &log_;
     timeval timeout_;
+    IdleConnection *idle_;
     HandshakeGuard guard_;
     ldap_conncb cb_{};
     std::unique_ptr<LdapHandle> handle_;
@@ -580,24 +630,58 @@ std::vector<ConnectionPlan> plan_probes(const std::vector<LdapTable> &tables,
     return plans;
 }
 
-std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log) {
-    return Connection(plan, log).run();
+std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log,
+                                          IdleConnection *idle) {
+    return Connection(plan, log, idle).run();
 }
 
-LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log)
-    : plans_(std::move(plans)), log_(log) {}
+LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle)
+    : plans_(std::move(plans)), log_(log) {
+    if (keep_idle)
+        for (std::size_t i = 0; i < plans_.size(); ++i)
+            idle_.push_back(std::make_unique<IdleConnection>());
+}
+
+LdapProber::~LdapProber() = default;
+
+std::vector<int> LdapProber::watch_fds() const {
+    std::vector<int> fds;
+    for (const auto &idle : idle_) {
+        std::lock_guard lock(idle->mutex);
+        if (idle->fd >= 0)
+            fds.push_back(idle->fd);
+    }
+    return fds;
+}
+
+bool LdapProber::connection_closed() {
+    bool any = false;
+    for (auto &idle : idle_) {
+        std::unique_lock lock(idle->mutex);
+        if (idle->fd < 0)
+            continue;
+        pollfd p{idle->fd, POLLIN, 0};
+        if (poll(&p, 1, 0) > 0) {
+            lock.unlock();
+            idle->drop();
+            any = true;
+        }
+    }
+    return any;
+}
 
 RoundResult LdapProber::probe_round() {
     auto start = Clock::now();
     RoundResult round;
+    auto idle = [this](std::size_t i) { return idle_.empty() ? nullptr : idle_[i].get(); };
     if (plans_.size() == 1) {
-        round.probes = probe_connection(plans_.front(), log_);
+        round.probes = probe_connection(plans_.front(), log_, idle(0));
     } else {
         // Connections are probed side by side: a hung server costs one timeout, not one each.
         std::vector<std::future<std::vector<ProbeResult>>> pending;
-        for (const auto &plan : plans_)
-            pending.push_back(
-                std::async(std::launch::async, probe_connection, std::cref(plan), std::ref(log_)));
+        for (std::size_t i = 0; i < plans_.size(); ++i)
+            pending.push_back(std::async(std::launch::async, probe_connection, std::cref(plans_[i]),
+                                         std::ref(log_), idle(i)));
         for (auto &f : pending)
             for (auto &r : f.get())
                 round.probes.push_back(std::move(r));

@@ -43,8 +43,13 @@ class Prober {
     virtual RoundResult probe_round() = 0;
     // Upper bound of one round, from the timeouts: checked against WATCHDOG_USEC.
     virtual Duration worst_case() const = 0;
-    // "3 tables, 2 connections" for STATUS= lines.
+    // "3 searches on 2 connections" for STATUS= lines.
     virtual std::string summary() const = 0;
+    // Idle connections kept open from the last good round: a server that goes away closes
+    // them, which is worth a probe at once instead of at the next interval.
+    virtual std::vector<int> watch_fds() const { return {}; }
+    // Drops the idle connections that saw activity; true when there was any.
+    virtual bool connection_closed() { return false; }
 };
 
 // One search on a connection, with the tables it stands for.
@@ -70,19 +75,28 @@ struct ConnectionPlan {
 std::vector<ConnectionPlan> plan_probes(const std::vector<LdapTable> &tables,
                                         const std::string &probe_key, Logger &log);
 
+struct IdleConnection;
+
 class LdapProber final : public Prober {
   public:
-    LdapProber(std::vector<ConnectionPlan> plans, Logger &log);
+    // `keep_idle`: keep each good round's connections open until the next round (daemon).
+    LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle = false);
+    ~LdapProber() override;
     RoundResult probe_round() override;
     Duration worst_case() const override;
     std::string summary() const override;
+    std::vector<int> watch_fds() const override;
+    bool connection_closed() override;
 
   private:
     std::vector<ConnectionPlan> plans_;
     Logger &log_;
+    std::vector<std::unique_ptr<IdleConnection>> idle_; // one per plan when keep_idle
 };
 
 // Probes one connection plan (connect, TLS, bind, each search); exposed for tests.
-std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log);
+// With `idle`, a good connection is kept there instead of being closed.
+std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log,
+                                          IdleConnection *idle = nullptr);
 
 } // namespace lhc

@@ -4,36 +4,85 @@
 #include "clock.hpp"
 #include "notifier.hpp"
 #include "probe.hpp"
+#include "rounds.hpp"
 
+#include <algorithm>
 #include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace lhc::testing {
 
-// Time moves only when the daemon waits; scripted signals arrive at given times.
+// Time moves only when the daemon waits. Scripted events (signals, descriptor activity)
+// arrive at given times; wake points stand for background rounds that finish.
 class FakeEvents final : public EventSource {
   public:
     TimePoint now() override { return now_; }
-    Wakeup wait_until(TimePoint deadline) override {
-        if (!signals_.empty() && signals_.front().first <= deadline) {
-            auto [at, what] = signals_.front();
-            signals_.pop_front();
+    Wakeup wait_until(TimePoint deadline, const std::vector<int> & = {}) override {
+        std::optional<TimePoint> wake;
+        for (auto t : wakes_)
+            if (t > now_ && t <= deadline && (!wake || t < *wake))
+                wake = t;
+        if (!events_.empty() && events_.front().first <= deadline &&
+            (!wake || events_.front().first <= *wake)) {
+            auto [at, what] = events_.front();
+            events_.pop_front();
             now_ = std::max(now_, at);
             return what;
+        }
+        if (wake) {
+            now_ = *wake;
+            return Wakeup::io;
         }
         now_ = std::max(now_, deadline);
         return Wakeup::deadline;
     }
     void signal_at(Duration after_start, Wakeup what) {
-        signals_.emplace_back(TimePoint{} + after_start, what);
+        events_.emplace_back(TimePoint{} + after_start, what);
     }
+    void wake_at(TimePoint t) { wakes_.push_back(t); }
     Duration elapsed() const { return now_ - TimePoint{}; }
 
   private:
     TimePoint now_{};
-    std::deque<std::pair<TimePoint, Wakeup>> signals_;
+    std::deque<std::pair<TimePoint, Wakeup>> events_;
+    std::vector<TimePoint> wakes_;
+};
+
+// Rounds run "in the background" on the fake clock: a round started at t with duration d
+// (from `duration`, by round number) is finished from t + d on.
+class FakeRunner final : public RoundRunner {
+  public:
+    explicit FakeRunner(FakeEvents &events) : events_(events) {}
+    void start(std::shared_ptr<Prober> prober) override {
+        Duration d = duration ? duration(started++) : Duration::zero();
+        TimePoint done = events_.now() + d;
+        pending_.push_back({done, prober->probe_round()});
+        std::stable_sort(pending_.begin(), pending_.end(),
+                         [](auto &a, auto &b) { return a.first < b.first; });
+        events_.wake_at(done);
+        max_in_flight = std::max(max_in_flight, pending_.size());
+    }
+    std::size_t in_flight() const override { return pending_.size(); }
+    std::optional<RoundResult> take_finished() override {
+        if (pending_.empty() || pending_.front().first > events_.now())
+            return std::nullopt;
+        RoundResult r = pending_.front().second;
+        pending_.pop_front();
+        return r;
+    }
+
+    std::function<Duration(std::size_t)> duration;
+    std::size_t started = 0;
+    std::size_t max_in_flight = 0;
+
+  private:
+    FakeEvents &events_;
+    std::deque<std::pair<TimePoint, RoundResult>> pending_;
 };
 
 class FakeNotifier final : public Notifier {
@@ -72,6 +121,9 @@ class FakeProber final : public Prober {
     }
     Duration worst_case() const override { return worst; }
     std::string summary() const override { return "1 search on 1 connection"; }
+    bool connection_closed() override { return std::exchange(closed, false); }
+
+    bool closed = false; // the next io wakeup reports a closed idle connection
 
     std::size_t rounds = 0;
     Duration worst = std::chrono::seconds(10);

@@ -23,11 +23,13 @@ class CapturingLogger final : public Logger {
 
 struct Harness {
     FakeEvents events;
+    FakeRunner runner{events};
     FakeNotifier notifier;
     CapturingLogger log;
     std::vector<bool> script;
     FakeProber *prober = nullptr; // the last one the factory made
     int loads = 0;
+    bool idle_connection_closes = false; // the prober reports a closed idle connection
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
 
@@ -37,10 +39,11 @@ struct Harness {
             [this]() -> std::unique_ptr<Prober> {
                 ++loads;
                 auto p = std::make_unique<FakeProber>(script, &events);
+                p->closed = idle_connection_closes;
                 prober = p.get();
                 return p;
             },
-            notifier, events, log);
+            notifier, events, runner, log);
         return daemon->run();
     }
 };
@@ -138,7 +141,7 @@ TEST(Daemon, BrokenTableOnReloadKeepsTheOldConfigurationAndRuns) {
             h.prober = p.get();
             return p;
         },
-        h.notifier, h.events, h.log);
+        h.notifier, h.events, h.runner, h.log);
     EXPECT_EQ(d.run(), exit_ok);
     EXPECT_NE(h.log.text.find("<3>reload failed, keeping the previous configuration: "
                               "/etc/postfix/ldap-users.cf:7: bad numerical value"),
@@ -174,4 +177,38 @@ TEST(Daemon, RefusesAnIntervalLongerThanHalfTheWatchdog) {
     h.script = {true};
     h.notifier.watchdog = std::chrono::microseconds(60s);
     EXPECT_THROW(h.run(Policy{31s, 500ms, 3}), ConfigError);
+}
+
+TEST(Daemon, HungServerRoundsOverlapSoTheOutageTakesAboutOneTimeout) {
+    Harness h;
+    h.script = {true, false};
+    // The first round is quick; from the second on the server is hung: 10 s timeouts.
+    h.runner.duration = [](std::size_t i) { return i == 0 ? Duration::zero() : Duration(10s); };
+    EXPECT_EQ(h.run(), exit_unavailable);
+    // Round 2 starts at 5 s; as it is still out at 5.5 and 6 s, two more start then.
+    // Their timeouts end at 15, 15.5 and 16 s: 3 failures after one timeout, not three.
+    EXPECT_EQ(h.events.elapsed(), 16s);
+    EXPECT_EQ(h.runner.max_in_flight, 3u) << "never more rounds in flight than --failures";
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 1);
+}
+
+TEST(Daemon, SlowButAnsweringServerStaysHealthy) {
+    Harness h;
+    h.script = {true};
+    h.runner.duration = [](std::size_t) { return Duration(3s); }; // below any timeout
+    h.events.signal_at(60s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    EXPECT_EQ(h.notifier.count("READY=1"), 1);
+    EXPECT_EQ(h.log.text.find("probe failed"), std::string::npos) << h.log.text;
+}
+
+TEST(Daemon, ClosedIdleConnectionTriggersAProbeAtOnce) {
+    Harness h;
+    h.script = {true, false};
+    h.idle_connection_closes = true;
+    h.events.signal_at(2s, Wakeup::io);
+    EXPECT_EQ(h.run(), exit_unavailable);
+    // Without the wakeup the outage would be seen at 5 s and given up at 6 s.
+    EXPECT_EQ(h.events.elapsed(), 3s) << "failures at 2, 2.5 and 3 s";
+    EXPECT_NE(h.log.text.find("closed the idle connection"), std::string::npos);
 }

@@ -1,0 +1,41 @@
+// Probe rounds run in the background, so that a round stuck on a hung server does not stop
+// the next one from starting: with several rounds in flight, a hang is confirmed after about
+// one timeout instead of one timeout per allowed failure.
+#pragma once
+
+#include "probe.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+namespace lhc {
+
+class RoundRunner {
+  public:
+    virtual ~RoundRunner() = default;
+    // Starts one round of `prober` now.
+    virtual void start(std::shared_ptr<Prober> prober) = 0;
+    virtual std::size_t in_flight() const = 0;
+    // The oldest finished round not taken yet.
+    virtual std::optional<RoundResult> take_finished() = 0;
+    // Readable while a finished round waits to be taken (-1: none, e.g. fakes).
+    virtual int wake_fd() const { return -1; }
+};
+
+// One thread per round. The threads share their state with the runner through a shared
+// pointer, so a round still stuck at exit cannot touch freed memory.
+class ThreadRoundRunner final : public RoundRunner {
+  public:
+    ThreadRoundRunner();
+    void start(std::shared_ptr<Prober> prober) override;
+    std::size_t in_flight() const override;
+    std::optional<RoundResult> take_finished() override;
+    int wake_fd() const override;
+
+  private:
+    struct State;
+    std::shared_ptr<State> state_;
+};
+
+} // namespace lhc
