@@ -7,8 +7,8 @@
 namespace lhc {
 
 struct Policy {
-    Duration interval = std::chrono::seconds(5);              // between rounds while healthy
-    Duration retry_interval = std::chrono::milliseconds(500); // after a failed round
+    Duration interval = std::chrono::seconds(1);              // between rounds while healthy
+    Duration retry_interval = std::chrono::milliseconds(250); // after a failed round
     int failures = 3; // consecutive failed rounds that mean "LDAP is down"
 };
 
