@@ -18,21 +18,10 @@ import slapd  # noqa: E402
 import tables  # noqa: E402
 
 
-class CheckConfig(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.ldap = slapd.Slapd()
-        try:
-            cls.ldap.start()
-        except BaseException:
-            cls.ldap.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ldap.cleanup()
+class CheckConfig(harness.SlapdTestCase):
 
     def setUp(self):
+        super().setUp()
         self.dir = tempfile.mkdtemp(prefix="lhc-cf-", dir=self.ldap.dir)
 
     def table(self, name, params):

@@ -27,36 +27,23 @@ MARGIN = 1.0
 GIVE_UP_BOUND = INTERVAL * FAILURES + TIMEOUT + MARGIN
 
 
-class DaemonBlackBox(unittest.TestCase):
+class DaemonBlackBox(harness.SlapdTestCase):
     timings = []
 
     @classmethod
-    def setUpClass(cls):
-        cls.ldap = slapd.Slapd()
-        try:
-            cls.ldap.start()
-        except BaseException:
-            cls.ldap.cleanup()
-            raise
-
-    @classmethod
     def tearDownClass(cls):
-        cls.ldap.cleanup()
+        super().tearDownClass()
         for what, seconds, bound in cls.timings:
             sys.stderr.write("%-40s %6.3f s (bound %.1f s)\n" % (what, seconds, bound))
 
     def setUp(self):
-        if self.ldap.hung:
-            self.ldap.resume()
-        if not self.ldap.running():
-            self.ldap.start()
-        self.table = tables.write_table(os.path.join(self.ldap.dir, self.id().rsplit(".", 1)[1] + ".cf"),
-                                        tables.bind_yes(self.ldap, timeout=TIMEOUT))
+        super().setUp()
+        self.table_file = self.table(self.id().rsplit(".", 1)[1] + ".cf", tables.bind_yes(self.ldap, timeout=TIMEOUT))
         self.notify = harness.NotifyListener()
         self.addCleanup(self.notify.close)
 
     def start(self, extra=(), watchdog_pid=None):
-        args = ["--conffile", self.table, "--interval", str(INTERVAL), "--retry-interval", str(INTERVAL),
+        args = ["--conffile", self.table_file, "--interval", str(INTERVAL), "--retry-interval", str(INTERVAL),
                 "--failures", str(FAILURES), "--probe-key", tables.FOUND_KEY, "--debug", *extra]
         daemon = harness.Daemon(args, self.notify, watchdog_pid=watchdog_pid)
         self.addCleanup(self.check_output, daemon)
@@ -144,10 +131,10 @@ class DaemonBlackBox(unittest.TestCase):
     def test_sighup_with_broken_table_keeps_running(self):
         daemon = self.start()
         self.wait_ready(daemon)
-        bad_line = tables.set_parameter(self.table, "timeout", "5x")
+        bad_line = tables.set_parameter(self.table_file, "timeout", "5x")
         logs = daemon.log_count()
         daemon.signal(signal.SIGHUP)
-        where = "%s:%d" % (self.table, bad_line)
+        where = "%s:%d" % (self.table_file, bad_line)
         line = daemon.wait_for_log(r"^<[0-3]>.*" + re.escape(where), limit=5, after=logs)
         self.assertIsNotNone(line, "no error naming %s%s" % (where, self.detail(daemon)))
         self.wait_watchdogs(daemon, self.notify.count(), n=2)

@@ -17,23 +17,7 @@ import slapd  # noqa: E402
 import tables  # noqa: E402
 
 
-class Oracle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.ldap = slapd.Slapd()
-        try:
-            cls.ldap.start()
-        except BaseException:
-            cls.ldap.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ldap.cleanup()
-
-    def setUp(self):
-        if self.ldap.hung:
-            self.ldap.resume()
+class Oracle(harness.SlapdTestCase):
 
     def verdict(self, name, params, key=tables.FOUND_KEY, limit=10.0):
         path = tables.write_table(os.path.join(self.ldap.dir, name + ".cf"), params)

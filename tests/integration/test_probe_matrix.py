@@ -23,37 +23,26 @@ HUNG_TIMEOUT = 2  # `timeout =` in the hung-server tables
 ORACLE_LIMIT = 10.0
 
 
-class ProbeMatrix(unittest.TestCase):
+class ProbeMatrix(harness.SlapdTestCase):
     results = []
 
     @classmethod
-    def setUpClass(cls):
-        cls.ldap = slapd.Slapd()
+    def prepare_directory(cls):
         cls.closed = slapd.ClosedPort()
-        try:
-            cls.ldap.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.ldap.cleanup()
-        cls.closed.close()
+        super().tearDownClass()
+        if getattr(cls, "closed", None):
+            cls.closed.close()
         if cls.results:
             rows = ["%-26s %-9s %-7s %8s  %-12s %8s" % ("scenario", "binary", "exit", "seconds", "postmap",
                                                          "seconds")]
             rows += ["%-26s %-9s %-7s %8.3f  %-12s %8.3f" % r for r in cls.results]
             sys.stderr.write("\n" + "\n".join(rows) + "\n")
 
-    def setUp(self):
-        if self.ldap.hung:
-            self.ldap.resume()
-        if not self.ldap.running():
-            self.ldap.start()
-
     def check(self, name, params, expect_healthy, key=tables.FOUND_KEY, limit=None):
-        path = tables.write_table(os.path.join(self.ldap.dir, name + ".cf"), params)
+        path = self.table(name + ".cf", params)
         # Postfix needs timeout + 1 s (its fatal exit sleeps a second); past
         # timeout + 3 s it is stuck in a wait it does not bound.
         verdict = oracle.postmap_verdict(path, key, ORACLE_LIMIT if limit is None else HUNG_TIMEOUT + 3.0)

@@ -22,32 +22,15 @@ CANARY = "Canary-Bind-Pw-5150-xQ"
 WRONG_CANARY = "Canary-Wrong-Pw-6161-yR"
 
 
-class Secrets(unittest.TestCase):
+class Secrets(harness.SlapdTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.ldap = slapd.Slapd()
-        try:
-            cls.ldap.start()
-            cls.ldap.change_password(slapd.SERVICE_DN, CANARY)
-        except BaseException:
-            cls.ldap.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ldap.cleanup()
-
-    def setUp(self):
-        if not self.ldap.running():
-            self.ldap.start()
+    def prepare_directory(cls):
+        cls.ldap.change_password(slapd.SERVICE_DN, CANARY)
 
     def assert_clean(self, *texts):
         for text in texts:
             for secret in (CANARY, WRONG_CANARY) + harness.SECRETS:
                 self.assertNotIn(secret, text)
-
-    def table(self, name, params):
-        return tables.write_table(os.path.join(self.ldap.dir, name), params)
 
     def test_once_debug_every_kind(self):
         closed = slapd.ClosedPort()

@@ -21,6 +21,7 @@ import unittest
 
 import oracle
 import slapd
+import tables
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -296,3 +297,41 @@ class Daemon:
 
     def __exit__(self, *exc):
         self.kill()
+
+
+class SlapdTestCase(unittest.TestCase):
+    """A test class that shares one throwaway slapd, always cleaned up.
+
+    Every test starts with the server running and not hung, whatever the
+    previous test did to it.
+    """
+
+    ldap = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = slapd.Slapd()
+        try:
+            cls.ldap.start()
+            cls.prepare_directory()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def prepare_directory(cls):
+        """Hook: change the directory once for the whole class."""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ldap.cleanup()
+
+    def setUp(self):
+        if self.ldap.hung:
+            self.ldap.resume()
+        if not self.ldap.running():
+            self.ldap.start()
+
+    def table(self, name, params):
+        """Writes an ldap_table file in the server's directory; returns its path."""
+        return tables.write_table(os.path.join(self.ldap.dir, name), params)
