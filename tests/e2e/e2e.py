@@ -400,6 +400,7 @@ def scenarios(c, deb):
                         if l.strip().startswith("Status:")), "")
     r.record("healthy: postfix@-, postfix, ldap-health-check active", healthy)
     r.record("healthy: systemctl status shows a Status line", bool(status_line), status_line)
+    log(status)
     rcpt = c.smtp_rcpt("alice@example.org")
     r.record("healthy: RCPT TO an LDAP user answers 250", rcpt.startswith("250"), rcpt)
     rcpt = c.smtp_rcpt("nobody@example.org")
@@ -464,6 +465,17 @@ def scenarios(c, deb):
              refused and started == "0" and r.postfix_down(), f"{started} MTA starts")
     c.sh("systemctl start slapd")
     r.timed("start with LDAP down: postfix active once slapd answers", r.postfix_up, recover)
+
+    # -- zero-config: postconf, run inside the sandbox, finds the table
+    c.write("/etc/default/ldap-health-check",
+            f'LDAP_HEALTH_CHECK_OPTS="--interval {INTERVAL} --failures {FAILURES}"\n')
+    since = r.now()
+    c.sh("systemctl restart ldap-health-check postfix")
+    found = c.sh(f"journalctl -q --no-pager -o cat --since '@{since}' "
+                 "SYSLOG_IDENTIFIER=ldap-health-check | grep -m1 ldap-users.cf", check=False)
+    r.record("zero-config: postconf in the sandbox finds the table, postfix active",
+             r.wait_for(r.postfix_up, 10) is not None and found.returncode == 0,
+             found.stdout.strip()[:60])
 
     # -- upgrade (the same version again) restarts the guard, not postfix
     before = r.master()
