@@ -347,11 +347,9 @@ class Connection {
         return r;
     }
 
-    Step set_options(LDAP *ld, const std::string &url) {
+    // The table loader already raised version to 3 where Postfix does (ldaps://, ldapi://).
+    Step set_options(LDAP *ld) {
         int version = t_.version;
-        // Postfix raises the version for URL schemes other than ldap://.
-        if (url.compare(0, 7, "ldap://") != 0)
-            version = LDAP_VERSION3;
         int deref = t_.dereference;
         timeval net = timeout_;
         bool ok =
@@ -407,7 +405,7 @@ class Connection {
                 last = {rc, "bad URL " + url};
                 continue;
             }
-            last = set_options(h->ld, url);
+            last = set_options(h->ld);
             if (last.ok()) {
                 rc = ldap_connect(h->ld);
                 guard_.disarm();
