@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Soak: many probe rounds in a row without growth in memory or file descriptors.
+
+The daemon probes a throwaway slapd on loopback every millisecond; a
+NOTIFY_SOCKET listener counts WATCHDOG=1 datagrams (one per good round) and
+samples the daemon's VmRSS, anonymous memory (smaps_rollup), open fds and
+threads at round 1,000 (after warm-up) and at the last round. Fails on any
+growth beyond RSS_TOLERANCE_KIB / ANON_TOLERANCE_KIB or on a single extra fd.
+
+  LHC_SOAK_ROUNDS   rounds to run (default 10000; CI sets 100000)
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+import harness  # noqa: E402
+import slapd  # noqa: E402
+import tables  # noqa: E402
+
+ROUNDS = int(os.environ.get("LHC_SOAK_ROUNDS", "10000"))
+WARMUP = min(1000, ROUNDS // 2)
+RSS_TOLERANCE_KIB = 256
+ANON_TOLERANCE_KIB = 256
+STALL_SECONDS = 30  # no round at all for this long: the daemon is stuck
+INTERVAL = "0.001"
+
+
+def sample(pid):
+    """Memory, fds and threads of a live process, in KiB and counts."""
+    figures = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "Threads"):
+                figures[name] = int(value.split()[0])
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name == "Anonymous":
+                figures["Anonymous"] = int(value.split()[0])
+    figures["fds"] = len(os.listdir("/proc/%d/fd" % pid))
+    return figures
+
+
+class RoundCounter:
+    """A $NOTIFY_SOCKET that counts good rounds and samples the daemon at two of them."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.pid = None
+        self.good = 0
+        self.failed = 0
+        self.samples = {}  # round -> (monotonic time, figures)
+        self.last_round_at = time.monotonic()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.done.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                return
+            if b"WATCHDOG=1" in data.split(b"\n"):
+                self.good += 1
+                self.last_round_at = time.monotonic()
+                if self.good in (WARMUP, ROUNDS):
+                    self.samples[self.good] = (time.monotonic(), sample(self.pid))
+                if self.good >= ROUNDS:
+                    self.done.set()
+            elif b"STATUS=LDAP failing" in data or b"STATUS=LDAP down" in data:
+                self.failed += 1
+
+    def close(self):
+        self.done.set()
+        self.sock.close()
+
+
+def main():
+    harness.require_components()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    ldap = slapd.Slapd()
+    work = tempfile.mkdtemp(prefix="lhc-soak-")
+    counter = RoundCounter(work)
+    daemon = None
+    try:
+        ldap.start()
+        table = tables.write_table(os.path.join(ldap.dir, "soak.cf"), tables.bind_yes(ldap))
+        env = dict(os.environ, NOTIFY_SOCKET=counter.path, WATCHDOG_USEC="60000000")
+        env.pop("WATCHDOG_PID", None)
+        log = open(os.path.join(work, "stderr"), "w+")
+        started = time.monotonic()
+        daemon = subprocess.Popen([harness.binary(), "--conffile", table, "--interval", INTERVAL,
+                                   "--probe-key", tables.FOUND_KEY],
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                  start_new_session=True, preexec_fn=slapd.die_with_parent)
+        counter.pid = daemon.pid
+        while not counter.done.wait(1):
+            if daemon.poll() is not None:
+                break
+            if time.monotonic() - counter.last_round_at > STALL_SECONDS:
+                break
+        elapsed = time.monotonic() - started
+        rc = daemon.poll()
+        if counter.good < ROUNDS:
+            log.seek(0)
+            print("FAIL: %d of %d rounds after %.1f s (daemon %s)\n%s" % (
+                counter.good, ROUNDS, elapsed,
+                "still running" if rc is None else "exited %d" % rc, log.read()[-4000:]))
+            return 1
+        daemon.send_signal(signal.SIGTERM)
+        rc = daemon.wait(10)
+        return report(counter, elapsed, rc)
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        counter.close()
+        ldap.cleanup()
+
+
+def report(counter, elapsed, rc):
+    (t0, first), (t1, last) = counter.samples[WARMUP], counter.samples[ROUNDS]
+    rounds = ROUNDS - WARMUP
+    print("soak: %d good rounds (%d failed) in %.1f s, %.3f ms a round; measured over rounds %d-%d "
+          "(%.1f s)" % (ROUNDS, counter.failed, elapsed, 1000 * elapsed / ROUNDS, WARMUP, ROUNDS,
+                        t1 - t0))
+    print("%-10s %10s %10s %8s" % ("", "round %d" % WARMUP, "round %d" % ROUNDS, "growth"))
+    for name, unit in (("VmRSS", "KiB"), ("Anonymous", "KiB"), ("fds", ""), ("Threads", "")):
+        print("%-10s %10d %10d %+8d %s" % (name, first[name], last[name], last[name] - first[name],
+                                           unit))
+    problems = []
+    if rc != 0:
+        problems.append("daemon exited %s on SIGTERM, expected 0" % rc)
+    if last["VmRSS"] - first["VmRSS"] > RSS_TOLERANCE_KIB:
+        problems.append("RSS grew by more than %d KiB" % RSS_TOLERANCE_KIB)
+    if last["Anonymous"] - first["Anonymous"] > ANON_TOLERANCE_KIB:
+        problems.append("anonymous memory grew by more than %d KiB" % ANON_TOLERANCE_KIB)
+    if last["fds"] > first["fds"]:
+        problems.append("open file descriptors grew")
+    for p in problems:
+        print("FAIL: " + p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
