@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -45,7 +46,7 @@ BIND_PW = "e2e-bind-Secret-7Qx"
 INTERVAL, FAILURES, RETRY, TIMEOUT = 1.0, 3, 0.2, 2
 WATCHDOG_SEC = 20        # the shipped 2min, shortened so a hang is seen sooner
 TIMER_PERIOD = 5         # OnUnitInactiveSec= of ldap-health-check-recover.timer
-SLACK = 3.0              # systemd jobs, postfix start and stop, polling
+SLACK = 5.0              # systemd jobs, postfix start and stop, polling, a busy CI host
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 LDIF = f"""\
@@ -383,6 +384,19 @@ def scenarios(c, deb):
              .stdout.strip() == "disabled"
              and "ldap-health-check" not in c.sh("systemctl show -p Requires postfix.service")
              .stdout)
+
+    units = ("ldap-health-check.service ldap-health-check-outage.service "
+             "ldap-health-check-recover.service ldap-health-check-recover.timer")
+    verify = c.sh(f"systemd-analyze verify --man=no {units}", check=False)
+    complaint = (verify.stdout + verify.stderr).strip()
+    r.record("systemd-analyze verify of the installed units",
+             verify.returncode == 0 and not complaint, complaint[:60])
+    for unit in units.split()[:3]:
+        out = c.sh(f"systemd-analyze security --no-pager {unit}", check=False).stdout
+        score = re.search(r"exposure level for \S+: ([0-9.]+) (\w+)", out)
+        r.record(f"systemd-analyze security {unit} <= 2.0",
+                 bool(score) and float(score.group(1)) <= 2.0,
+                 " ".join(score.groups()) if score else out[-60:])
 
     c.write("/etc/default/ldap-health-check",
             f'LDAP_HEALTH_CHECK_OPTS="--conffile /etc/postfix/ldap-users.cf '
