@@ -1,0 +1,190 @@
+"""Targets 2 (cgroup memory), 3 (detection) and 4 (recovery) under a real systemd.
+
+The container, its root fs, the .deb and the postfix + slapd setup come from tests/e2e/e2e.py.
+On top of it slapd moves into a network namespace of its own (made here, inside the container's
+private network), behind a veth pair, so that "packets dropped" is a blackhole route there.
+The daemon runs with the shipped unit and defaults; only the table (timeout 2 s) is ours.
+"""
+
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import time
+
+import e2e
+
+from report import Row, mib
+
+NETNS = "/run/netns/lhc-ldap"
+CLIENT_IP, SERVER_IP = "10.203.0.1", "10.203.0.2"
+TIMEOUT = 2  # the table's timeout, seconds
+DETECT_KILLED = 2.0
+DETECT_SILENT = TIMEOUT + 2.0
+RECOVER = 10.0
+
+
+def wait_no_other_container(limit=1800):
+    """One container at a time on this machine: wait while another systemd-nspawn runs."""
+    deadline = time.monotonic() + limit
+    while subprocess.run(["pgrep", "-x", "systemd-nspawn"], capture_output=True).returncode == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("another systemd-nspawn kept running for %d s" % limit)
+        print("bench: another systemd-nspawn is running, waiting", flush=True)
+        time.sleep(15)
+
+
+def host_ip(c, *args, netns=None):
+    """The host's `ip` inside the container's network namespace (or slapd's)."""
+    ns = ["--net=/proc/%d/root%s" % (c.leader, NETNS)] if netns else ["-t", str(c.leader), "-n"]
+    subprocess.run(["nsenter", *ns, "--", "ip", *args], check=True, capture_output=True)
+
+
+def slapd_behind_veth(c):
+    """Moves slapd into its own network namespace, reachable at SERVER_IP over a veth pair."""
+    c.sh("mkdir -p /run/netns && (mountpoint -q /run/netns || mount --bind /run/netns /run/netns)"
+         f" && mount --make-private /run/netns && touch {NETNS} && unshare --net={NETNS} true")
+    host_ip(c, "link", "add", "lhc0", "type", "veth", "peer", "name", "lhc1")
+    host_ip(c, "link", "set", "lhc1", "netns", "/proc/%d/root%s" % (c.leader, NETNS))
+    host_ip(c, "addr", "add", CLIENT_IP + "/30", "dev", "lhc0")
+    host_ip(c, "link", "set", "lhc0", "up")
+    for args in (("link", "set", "lo", "up"), ("addr", "add", SERVER_IP + "/30", "dev", "lhc1"),
+                 ("link", "set", "lhc1", "up")):
+        host_ip(c, *args, netns=True)
+    c.sh("mkdir -p /etc/systemd/system/slapd.service.d")
+    c.write("/etc/systemd/system/slapd.service.d/netns.conf",
+            f"[Service]\nNetworkNamespacePath={NETNS}\n")
+    c.sh("systemctl daemon-reload && systemctl restart slapd")
+    table = e2e.TABLE.replace("ldap://127.0.0.1/", f"ldap://{SERVER_IP}/")
+    assert f"timeout = {TIMEOUT}\n" in table and SERVER_IP in table
+    c.write("/etc/postfix/ldap-users.cf", table, mode="0640", owner="root:postfix")
+    c.sh("postmap -q alice@example.org ldap:/etc/postfix/ldap-users.cf && systemctl restart postfix")
+
+
+def install_guard(c, deb):
+    """The .deb with the shipped defaults: only the table is named."""
+    c.sh(f"dpkg -i /mnt/deb/{os.path.basename(deb)}")
+    c.write("/etc/default/ldap-health-check",
+            'LDAP_HEALTH_CHECK_OPTS="--conffile /etc/postfix/ldap-users.cf"\n')
+    c.sh("systemctl enable --now ldap-health-check.service")
+
+
+def show(c, unit, *props):
+    out = c.sh(f"systemctl show {unit} " + " ".join("-p " + p for p in props)).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def monotonic_of(c, unit, prop):
+    return int(show(c, unit, prop)[prop]) / 1e6
+
+
+def settled(c, r):
+    """Postfix and the guard up, the recover timer gone: the state an outage starts from."""
+    return (r.postfix_up() and r.state("ldap-health-check-recover.timer") != "active"
+            and show(c, "ldap-health-check", "StatusText")["StatusText"].startswith("LDAP healthy"))
+
+
+def cgroup_memory(c, label):
+    """memory.current of the service's cgroup, as `systemctl status` shows it."""
+    value = int(show(c, "ldap-health-check", "MemoryCurrent")["MemoryCurrent"])
+    status = c.sh("systemctl status --no-pager ldap-health-check", check=False).stdout
+    line = next((l.strip() for l in status.splitlines() if l.strip().startswith("Memory:")), "")
+    return Row("2", "container: cgroup memory of ldap-health-check.service, %s (status: %s)"
+               % (label, line or "no Memory: line"), mib(value / 1024), "<= 6 MiB",
+               value <= 6 * 1024 * 1024)
+
+
+FAULTS = {
+    # name: (break, repair, detection bound); commands run inside the container, or
+    # ("ip", ...) for the host's ip in slapd's namespace.
+    "killed (SIGKILL)": ("systemctl kill -s SIGKILL slapd", "systemctl start slapd",
+                         DETECT_KILLED),
+    "hung (SIGSTOP)": ("systemctl kill -s SIGSTOP slapd", "systemctl kill -s SIGCONT slapd",
+                       DETECT_SILENT),
+    "packets dropped (blackhole)": (("route", "add", "blackhole", CLIENT_IP + "/32"),
+                                    ("route", "del", "blackhole", CLIENT_IP + "/32"),
+                                    DETECT_SILENT),
+}
+
+
+def act(c, command):
+    if isinstance(command, tuple):
+        host_ip(c, *command, netns=True)
+    else:
+        c.sh(command)
+
+
+def one_outage(c, r, fault):
+    """(detection, recovery) seconds of one outage."""
+    break_cmd, repair_cmd, _ = FAULTS[fault]
+    if r.wait_for(lambda: settled(c, r), 60, step=0.2) is None:
+        raise e2e.Failed("not healthy before an outage: " + r.state("postfix@-.service"))
+    time.sleep(1.0 + random.uniform(0, 1.0))  # any phase of the 1 s interval
+    t0 = time.monotonic()
+    act(c, break_cmd)
+    if r.wait_for(r.postfix_down, 60, step=0.05) is None:
+        raise e2e.Failed(f"{fault}: postfix still active after 60 s")
+    detect = monotonic_of(c, "postfix@-.service", "InactiveEnterTimestampMonotonic") - t0
+    act(c, repair_cmd)
+    t1 = time.monotonic()
+    if r.wait_for(r.postfix_up, 60, step=0.05) is None:
+        raise e2e.Failed(f"{fault}: postfix not active 60 s after the repair")
+    recover = monotonic_of(c, "postfix@-.service", "ActiveEnterTimestampMonotonic") - t1
+    print(f"bench: {fault}: postfix@- inactive after {detect:.3f} s, active again "
+          f"{recover:.3f} s after the repair", flush=True)
+    return detect, recover
+
+
+def outage_rows(c, r, runs):
+    rows = []
+    recoveries = []
+    for fault, (_, _, bound) in FAULTS.items():
+        results = [one_outage(c, r, fault) for _ in range(runs)]
+        detect = [d for d, _ in results]
+        recoveries += [(fault, rec) for _, rec in results]
+        rows.append(Row("3", "container: slapd %s -> postfix@- inactive: median / max of %d"
+                        % (fault, runs), "%.2f s / %.2f s" % (statistics.median(detect),
+                                                             max(detect)),
+                        "<= %.1f s" % bound, max(detect) <= bound))
+    values = [rec for _, rec in recoveries]
+    worst = max(recoveries, key=lambda x: x[1])
+    rows.append(Row("4", "container: slapd back -> postfix@- active: median / max of %d "
+                    "(worst after: %s)" % (len(values), worst[0]),
+                    "%.2f s / %.2f s" % (statistics.median(values), max(values)),
+                    "<= %.0f s" % RECOVER, max(values) <= RECOVER))
+    return rows
+
+
+def run(repo, work, deb, runs):
+    """Boots the e2e container, installs the .deb and measures; returns rows."""
+    wait_no_other_container()
+    root = e2e.rootfs(os.environ.get("LHC_E2E_CACHE", "/var/cache/ldap-health-check-e2e"))
+    deb = os.path.abspath(deb) if deb else e2e.build_deb(repo, work)
+    debdir = os.path.join(work, "deb")
+    os.makedirs(debdir, exist_ok=True)
+    shutil.copy(deb, debdir)
+    wait_no_other_container()
+    c = e2e.Container(root, debdir, work)
+    try:
+        c.boot()
+        r = e2e.Run(c)
+        e2e.setup_ldap_and_postfix(c)
+        slapd_behind_veth(c)
+        install_guard(c, deb)
+        if r.wait_for(lambda: settled(c, r), 30) is None:
+            raise e2e.Failed("the guard did not come up: " + c.sh(
+                "journalctl --no-pager -n 50 -u ldap-health-check", check=False).stdout)
+        time.sleep(10)
+        rows = [cgroup_memory(c, "10 s after start")]
+        rows += outage_rows(c, r, runs)
+        if r.wait_for(lambda: settled(c, r), 60) is not None:
+            time.sleep(10)
+            rows.append(cgroup_memory(c, "10 s after the last recovery"))
+        return rows
+    except Exception:
+        if c.leader:
+            print(c.sh("journalctl --no-pager -n 80", check=False).stdout)
+        raise
+    finally:
+        c.shutdown()
