@@ -421,24 +421,27 @@ class Conformance(unittest.TestCase):
         self.assertEqual(problems, [], "\n" + "\n".join(problems))
 
     def report(self, cells, timings, seconds):
+        """Timings first, then the agreement table: meson shows the end of a failed test's log."""
         names = [t.name for t in self.accepted]
         width = max(len(n) for n in names)
+        out = ["", "time to verdict where Postfix fails temporarily (seconds)",
+               "%-*s  %-10s %7s %8s" % (width, "table", "state", "ours", "postfix")]
+        for name, state, ours, theirs, timed_out in sorted(timings, key=lambda r: (r[1], r[0])):
+            out.append("%-*s  %-10s %7.2f %8.2f%s" % (width, name, state, ours, theirs,
+                                                        "  (no answer: oracle limit)" if timed_out else ""))
+        worst = max((ours - theirs for _, _, ours, theirs, _ in timings), default=0.0)
+        out.append("largest (ours - postfix): %+.2f s (allowed: %+.1f s)" % (worst, SLACK))
         states = [s[0] for s in STATES]
-        out = ["", "verdict agreement (+ both healthy, - both unhealthy, ! disagree), %.0f s" % seconds,
-               "%-*s  %s" % (width, "table", " ".join("%-10s" % s for s in states))]
+        out += ["", "verdict agreement (+ both healthy, - both unhealthy, ! disagree), %.0f s" % seconds,
+                "%-*s  %s" % (width, "table", " ".join("%-10s" % s for s in states))]
         for n in names:
             row = []
             for s in states:
                 agree, postfix_ok = cells[n, s]
                 row.append("%-10s" % ("!" if not agree else "+" if postfix_ok else "-"))
-            out.append("%-*s  %s" % (width, n, " ".join(row)))
+            out.append(("%-*s  %s" % (width, n, " ".join(row))).rstrip())
         good = sum(agree for agree, _ in cells.values())
         out.append("agreement: %d/%d = %.1f%%" % (good, len(cells), 100.0 * good / len(cells)))
-        out += ["", "time to verdict where Postfix fails temporarily (seconds)",
-                "%-*s  %-10s %7s %8s" % (width, "table", "state", "ours", "postfix")]
-        for name, state, ours, theirs, timed_out in sorted(timings, key=lambda r: (r[1], r[0])):
-            out.append("%-*s  %-10s %7.2f %8.2f%s" % (width, name, state, ours, theirs,
-                                                        "  (no answer: oracle limit)" if timed_out else ""))
         sys.stderr.write("\n".join(out) + "\n")
 
 
