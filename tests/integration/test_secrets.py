@@ -8,6 +8,7 @@ to quote input: a failed bind, a malformed bind_pw line.
 """
 
 import os
+import resource
 import signal
 import sys
 import unittest
@@ -79,6 +80,54 @@ class Secrets(harness.SlapdTestCase):
             self.ldap.stop()
             self.assertEqual(daemon.wait(15), harness.EXIT_UNAVAILABLE, daemon.stderr())
             self.assert_clean(daemon.stdout(), daemon.stderr(), notify.text())
+
+    def start_daemon(self, name, notify):
+        path = self.table(name, tables.bind_yes(self.ldap, password=CANARY, timeout=2))
+        daemon = harness.Daemon(["--conffile", path, "--interval", "0.1", "--probe-key",
+                                 tables.FOUND_KEY, "--debug"], notify)
+        self.addCleanup(daemon.kill)
+        self.assertIsNotNone(notify.wait_for("READY=1", limit=10, proc=daemon), daemon.stderr())
+        return daemon
+
+    def test_debug_shows_password_masked(self):
+        path = self.table("masked.cf", tables.bind_yes(self.ldap, password=CANARY))
+        result = harness.run(["--check-config", "--debug", "--conffile", path])
+        self.assertEqual(result.returncode, harness.EXIT_OK, result.stderr)
+        self.assertIn(path + ": bind_pw = ***", result.stderr)
+        self.assert_clean(result.stdout, result.stderr)
+
+    def test_password_not_in_argv_or_environment(self):
+        # The password reaches the process only through the table file: nothing in
+        # /proc/PID/cmdline or /proc/PID/environ (what ps e and other local users' tools
+        # read) may carry it, before and after a reload.
+        with harness.NotifyListener() as notify:
+            daemon = self.start_daemon("proc.cf", notify)
+            for stage in ("running", "reloaded"):
+                with self.subTest(stage):
+                    for name in ("cmdline", "environ"):
+                        with open("/proc/%d/%s" % (daemon.pid, name), "rb") as f:
+                            data = f.read().decode(errors="replace")
+                        self.assertTrue(data, name)
+                        self.assert_clean(data)
+                mark = notify.count()
+                daemon.signal(signal.SIGHUP)
+                self.assertIsNotNone(notify.wait_for("READY=1", after=mark, limit=10, proc=daemon))
+            self.assert_clean(daemon.stdout(), daemon.stderr(), notify.text())
+
+    def test_crash_prints_no_password(self):
+        # A crash (no core dump: RLIMIT_CORE 0, as under LimitCORE=0) must print nothing of
+        # the password either, whatever prints the crash: the kernel, libc, a sanitizer.
+        old = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, old[1]))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_CORE, old)
+        for sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
+            with self.subTest(sig.name), harness.NotifyListener() as notify:
+                daemon = self.start_daemon("crash-%s.cf" % sig.name, notify)
+                daemon.signal(sig)
+                rc = daemon.wait(10)
+                self.assertIsNotNone(rc, "still running after %s" % sig.name)
+                self.assertNotEqual(rc, harness.EXIT_OK, daemon.stderr())
+                self.assert_clean(daemon.stdout(), daemon.stderr(), notify.text())
 
 
 if __name__ == "__main__":
