@@ -12,6 +12,7 @@
 #include "probe.hpp"
 #include "rounds.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -75,6 +76,9 @@ int once(const Options &o, Logger &log) {
 }
 
 int run(int argc, char **argv) {
+    // A write to a connection the server has reset (closing the TLS session of a server that
+    // just died) must be an EPIPE for libldap to handle, not a signal that kills the daemon.
+    std::signal(SIGPIPE, SIG_IGN);
     Logger log;
     Options o;
     try {

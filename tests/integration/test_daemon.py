@@ -42,8 +42,8 @@ class DaemonBlackBox(harness.SlapdTestCase):
         self.notify = harness.NotifyListener()
         self.addCleanup(self.notify.close)
 
-    def start(self, extra=(), watchdog_pid=None):
-        args = ["--conffile", self.table_file, "--interval", str(INTERVAL), "--retry-interval", str(INTERVAL),
+    def start(self, extra=(), watchdog_pid=None, table_file=None):
+        args = ["--conffile", table_file or self.table_file, "--interval", str(INTERVAL), "--retry-interval", str(INTERVAL),
                 "--failures", str(FAILURES), "--probe-key", tables.FOUND_KEY, "--debug", *extra]
         daemon = harness.Daemon(args, self.notify, watchdog_pid=watchdog_pid)
         self.addCleanup(self.check_output, daemon)
@@ -91,6 +91,20 @@ class DaemonBlackBox(harness.SlapdTestCase):
         self.timings.append(("slapd stopped -> exit", elapsed, GIVE_UP_BOUND))
         self.assertEqual(rc, harness.EXIT_UNAVAILABLE, self.detail(daemon))
         self.assertLess(elapsed, GIVE_UP_BOUND, self.detail(daemon))
+
+    def test_outage_over_tls_gives_up_with_69_not_sigpipe(self):
+        # Closing the TLS connection kept from the last good round writes to a socket the
+        # dead server reset: without SIGPIPE ignored, the daemon died of the signal (141).
+        for name, params in (("starttls", tables.starttls(self.ldap, timeout=TIMEOUT)),
+                             ("ldaps", tables.ldaps(self.ldap, timeout=TIMEOUT))):
+            with self.subTest(name):
+                if not self.ldap.running():
+                    self.ldap.start()
+                daemon = self.start(table_file=self.table(name + "-outage.cf", params))
+                self.wait_watchdogs(daemon, self.wait_ready(daemon))
+                self.ldap.stop()
+                rc = daemon.wait(GIVE_UP_BOUND + 10)
+                self.assertEqual(rc, harness.EXIT_UNAVAILABLE, self.detail(daemon))
 
     def test_hung_server_gives_up_with_69(self):
         daemon = self.start()
