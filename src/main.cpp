@@ -14,6 +14,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
@@ -110,7 +111,13 @@ int run(int argc, char **argv) {
         ThreadRoundRunner runner;
         Daemon daemon(
             policy_of(o), [&] { return make_prober(o, log, true); }, notifier, events, runner, log);
-        return daemon.run();
+        int code = daemon.run();
+        // A round still stuck on a hung server runs on a detached thread inside libldap:
+        // tearing the process down under it could crash, and a crash at stop would read
+        // as an outage to systemd.
+        if (runner.in_flight() > 0)
+            std::_Exit(code);
+        return code;
     } catch (const ConfigError &e) {
         log.err(e.what());
         return exit_config;
