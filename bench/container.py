@@ -14,6 +14,7 @@ import subprocess
 import time
 
 import e2e
+import host
 
 from report import Row, mib
 
@@ -85,14 +86,39 @@ def settled(c, r):
             and show(c, "ldap-health-check", "StatusText")["StatusText"].startswith("LDAP healthy"))
 
 
+def host_pid(c, ns_pid):
+    """The host's PID of a process the container knows as ns_pid."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+        except (OSError, IndexError):
+            continue
+        if c._in_ns(pid) and nspid[-1] == str(ns_pid):
+            return int(pid)
+    raise e2e.Failed(f"no host PID for container PID {ns_pid}")
+
+
 def cgroup_memory(c, label):
     """memory.current of the service's cgroup, as `systemctl status` shows it."""
-    value = int(show(c, "ldap-health-check", "MemoryCurrent")["MemoryCurrent"])
-    status = c.sh("systemctl status --no-pager ldap-health-check", check=False).stdout
-    line = next((l.strip() for l in status.splitlines() if l.strip().startswith("Memory:")), "")
-    return Row("2", "container: cgroup memory of ldap-health-check.service, %s (status: %s)"
-               % (label, line or "no Memory: line"), mib(value / 1024), "<= 6 MiB",
-               value <= 6 * 1024 * 1024)
+    value = show(c, "ldap-health-check", "MemoryCurrent")["MemoryCurrent"]
+    if value.isdigit():
+        return Row("2", "container: cgroup memory of ldap-health-check.service (systemctl "
+                   "status Memory:), %s" % label, mib(int(value) / 1024), "<= 6 MiB",
+                   int(value) <= 6 * 1024 * 1024)
+    return v1_memory(c, label)
+
+
+def v1_memory(c, label):
+    """Where the host has cgroup v1 the container's systemd gets no memory controller
+    (MemoryCurrent=[not set]) and this kernel no longer moves charges between v1 cgroups:
+    no cgroup figure exists. Shows what the service's process holds instead, not judged."""
+    pid = host_pid(c, show(c, "ldap-health-check", "MainPID")["MainPID"])
+    m = host.smaps_rollup(pid)
+    return Row("2", "container: cgroup memory NOT AVAILABLE (host cgroup v1, MemoryCurrent "
+               "[not set]); the service process, %s: RSS / PSS / anonymous" % label,
+               "%s / %s / %s" % (mib(m["Rss"]), mib(m["Pss"]), mib(m["Anonymous"])),
+               "<= 6 MiB (cgroup)", None)
 
 
 FAULTS = {
@@ -123,15 +149,23 @@ def one_outage(c, r, fault):
     time.sleep(1.0 + random.uniform(0, 1.0))  # any phase of the 1 s interval
     t0 = time.monotonic()
     act(c, break_cmd)
-    if r.wait_for(r.postfix_down, 60, step=0.05) is None:
-        raise e2e.Failed(f"{fault}: postfix still active after 60 s")
-    detect = monotonic_of(c, "postfix@-.service", "InactiveEnterTimestampMonotonic") - t0
+    # Not r.postfix_down: that holds while postfix@- is still deactivating.
+    if r.wait_for(lambda: r.state("postfix@-.service") in ("inactive", "failed"), 60,
+                  step=0.05) is None:
+        raise e2e.Failed(f"{fault}: postfix@- still not inactive after 60 s")
+    times = show(c, "postfix@-.service", "ActiveExitTimestampMonotonic",
+                 "InactiveEnterTimestampMonotonic")
+    stopping = int(times["ActiveExitTimestampMonotonic"]) / 1e6 - t0
+    detect = int(times["InactiveEnterTimestampMonotonic"]) / 1e6 - t0
+    if not 0 < stopping <= detect:
+        raise e2e.Failed(f"{fault}: timestamps before the fault: {times}, t0 {t0}")
     act(c, repair_cmd)
     t1 = time.monotonic()
     if r.wait_for(r.postfix_up, 60, step=0.05) is None:
         raise e2e.Failed(f"{fault}: postfix not active 60 s after the repair")
     recover = monotonic_of(c, "postfix@-.service", "ActiveEnterTimestampMonotonic") - t1
-    print(f"bench: {fault}: postfix@- inactive after {detect:.3f} s, active again "
+    print(f"bench: {fault}: postfix@- stopping after {stopping:.3f} s, inactive after "
+          f"{detect:.3f} s, active again "
           f"{recover:.3f} s after the repair", flush=True)
     return detect, recover
 

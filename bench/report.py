@@ -19,6 +19,8 @@ def ms(seconds, digits=2):
 def verdict(row):
     if row.ok == "":
         return ""
+    if row.ok is None:
+        return "N/A"
     return "PASS" if row.ok else "FAIL"
 
 
