@@ -109,8 +109,46 @@ bool same_search(const SearchPlan &a, const SearchPlan &b) {
 
 // ---- one connection ---------------------------------------------------------------------
 
+// Bounds the TLS handshakes (ldaps:// at connect, StartTLS in ldap_install_tls()). libldap
+// switches the socket to non-blocking for them and gnutls then retries EAGAIN in a tight loop
+// with no deadline: against a server that accepts TCP and never answers it spins forever
+// (that is where Postfix's own lookups hang). This I/O layer sits under TLS and turns EAGAIN
+// into a poll() bounded by the deadline, then ETIMEDOUT.
+struct HandshakeGuard {
+    int fd = -1;
+    timeval timeout{};
+    std::optional<TimePoint> deadline; // armed only while a handshake may run
+    bool timed_out = false;
+
+    void arm() {
+        timed_out = false;
+        deadline = Clock::now() + std::chrono::seconds(timeout.tv_sec) +
+                   std::chrono::microseconds(timeout.tv_usec);
+    }
+    void disarm() { deadline.reset(); }
+
+    // After EAGAIN: true when the socket became ready in time, false (errno set) when not.
+    bool wait(short events) {
+        if (!deadline || fd < 0)
+            return false;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+        pollfd p{fd, events, 0};
+        int n = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
+        if (n == 0) {
+            timed_out = true;
+            errno = ETIMEDOUT;
+        }
+        return n > 0 || (n < 0 && errno == EINTR);
+    }
+};
+
 struct LdapHandle {
     LDAP *ld = nullptr;
+    // libldap keeps pointers to both for as long as `ld` lives (the connect callback runs
+    // again when the connection is freed, the I/O layer on the unbind): a handle kept idle
+    // after its round must carry them along.
+    HandshakeGuard guard;
+    ldap_conncb cb{};
     LdapHandle() = default;
     LdapHandle(const LdapHandle &) = delete;
     LdapHandle &operator=(const LdapHandle &) = delete;
@@ -168,39 +206,6 @@ int error_of(LDAP *ld) {
         ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc);
     return rc;
 }
-
-// Bounds the TLS handshakes (ldaps:// at connect, StartTLS in ldap_install_tls()). libldap
-// switches the socket to non-blocking for them and gnutls then retries EAGAIN in a tight loop
-// with no deadline: against a server that accepts TCP and never answers it spins forever
-// (that is where Postfix's own lookups hang). This I/O layer sits under TLS and turns EAGAIN
-// into a poll() bounded by the deadline, then ETIMEDOUT.
-struct HandshakeGuard {
-    int fd = -1;
-    timeval timeout{};
-    std::optional<TimePoint> deadline; // armed only while a handshake may run
-    bool timed_out = false;
-
-    void arm() {
-        timed_out = false;
-        deadline = Clock::now() + std::chrono::seconds(timeout.tv_sec) +
-                   std::chrono::microseconds(timeout.tv_usec);
-    }
-    void disarm() { deadline.reset(); }
-
-    // After EAGAIN: true when the socket became ready in time, false (errno set) when not.
-    bool wait(short events) {
-        if (!deadline || fd < 0)
-            return false;
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
-        pollfd p{fd, events, 0};
-        int n = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
-        if (n == 0) {
-            timed_out = true;
-            errno = ETIMEDOUT;
-        }
-        return n > 0 || (n < 0 && errno == EINTR);
-    }
-};
 
 bool would_block() {
     return errno == EAGAIN || errno == EWOULDBLOCK;
@@ -287,12 +292,7 @@ Step parse(LDAP *ld, LDAPMessage *res, bool free_it) {
 class Connection {
   public:
     Connection(const ConnectionPlan &plan, Logger &log, IdleConnection *idle)
-        : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)), idle_(idle) {
-        guard_.timeout = timeout_;
-        cb_.lc_add = on_connect;
-        cb_.lc_del = on_disconnect;
-        cb_.lc_arg = &guard_;
-    }
+        : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)), idle_(idle) {}
 
     std::vector<ProbeResult> run() {
         auto start = Clock::now();
@@ -348,7 +348,12 @@ class Connection {
     }
 
     // The table loader already raised version to 3 where Postfix does (ldaps://, ldapi://).
-    Step set_options(LDAP *ld) {
+    Step set_options(LdapHandle &h) {
+        LDAP *ld = h.ld;
+        h.guard.timeout = timeout_;
+        h.cb.lc_add = on_connect;
+        h.cb.lc_del = on_disconnect;
+        h.cb.lc_arg = &h.guard;
         int version = t_.version;
         int deref = t_.dereference;
         timeval net = timeout_;
@@ -359,7 +364,7 @@ class Connection {
             ldap_set_option(ld, LDAP_OPT_DEREF, &deref) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld, LDAP_OPT_REFERRALS,
                             t_.chase_referrals ? LDAP_OPT_ON : LDAP_OPT_OFF) == LDAP_OPT_SUCCESS &&
-            ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &cb_) == LDAP_OPT_SUCCESS;
+            ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &h.cb) == LDAP_OPT_SUCCESS;
         if (!ok)
             return {LDAP_PARAM_ERROR, "cannot set connection options"};
         return uses_tls(plan_) ? set_tls_options(ld) : Step{};
@@ -405,11 +410,11 @@ class Connection {
                 last = {rc, "bad URL " + url};
                 continue;
             }
-            last = set_options(h->ld);
+            last = set_options(*h);
             if (last.ok()) {
                 rc = ldap_connect(h->ld);
-                guard_.disarm();
-                last = rc == LDAP_SUCCESS ? Step{} : handshake_failure(rc, h->ld);
+                h->guard.disarm();
+                last = rc == LDAP_SUCCESS ? Step{} : handshake_failure(rc, *h);
             }
             if (last.ok()) {
                 handle_ = std::move(h);
@@ -422,10 +427,10 @@ class Connection {
         return last;
     }
 
-    Step handshake_failure(int rc, LDAP *ld) const {
-        if (guard_.timed_out)
+    static Step handshake_failure(int rc, const LdapHandle &h) {
+        if (h.guard.timed_out)
             return {LDAP_TIMEOUT, "no answer to the TLS handshake within timeout"};
-        return {rc, diagnostic_of(ld)};
+        return {rc, diagnostic_of(h.ld)};
     }
 
     Step start_tls() {
@@ -443,10 +448,10 @@ class Connection {
         s = parse(ld, res, true);
         if (!s.ok())
             return s;
-        guard_.arm();
+        handle_->guard.arm();
         rc = ldap_install_tls(ld);
-        guard_.disarm();
-        return rc == LDAP_SUCCESS ? Step{} : handshake_failure(rc, ld);
+        handle_->guard.disarm();
+        return rc == LDAP_SUCCESS ? Step{} : handshake_failure(rc, *handle_);
     }
 
     Step bind_simple() {
@@ -574,8 +579,6 @@ class Connection {
     Logger &log_;
     timeval timeout_;
     IdleConnection *idle_;
-    HandshakeGuard guard_;
-    ldap_conncb cb_{};
     std::unique_ptr<LdapHandle> handle_;
     std::string server_;
     std::string step_ = "connect";
