@@ -423,6 +423,10 @@ class Connection {
             }
             log_.debug(msg() << url << ": connect: " << ldap_err2string(last.rc)
                              << (last.diagnostic.empty() ? "" : ": ") << last.diagnostic);
+            // Postfix's client never gets past an ldaps:// handshake the server does not
+            // answer (it waits there for good), so it never reaches the next URL either.
+            if (h->guard.timed_out)
+                return last;
         }
         return last;
     }
