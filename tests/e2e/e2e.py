@@ -116,15 +116,37 @@ def mirror():
     return "http://deb.debian.org/debian"
 
 
+@contextlib.contextmanager
+def exclusive(cache):
+    """The cache's lock: held while the root fs is built and while a container runs
+    (nspawn uses the same machine name and cgroups every time: one container at a time)."""
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        while other_container():
+            log("another lhc-e2e container is running, waiting")
+            time.sleep(5)
+        yield
+
+
+def other_container():
+    """A systemd-nspawn of this machine name started by something that skips the lock."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if os.path.basename(argv[0]) == b"systemd-nspawn" and b"--machine=lhc-e2e" in argv:
+                return True
+    return False
+
+
 def rootfs(cache):
     """A cached minbase root with systemd, postfix and slapd; built if missing."""
     uri = mirror()
     key = hashlib.sha256("\n".join(
         [SUITE, uri, BOOTSTRAP_INCLUDE, PRESEED] + PACKAGES).encode()).hexdigest()[:16]
-    os.makedirs(cache, exist_ok=True)
     root = os.path.join(cache, f"rootfs-{key}")
-    with open(os.path.join(cache, "lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(cache):
         if os.path.exists(os.path.join(root, ".complete")):
             return root
         tmp = root + ".tmp"
@@ -228,6 +250,16 @@ class Container:
                 if len(nspid) == 2 and nspid[1] == "1" and self._descends(int(pid)):
                     return int(pid)
         return None
+
+    def host_pid(self, ns_pid):
+        """The host's PID of the process the container knows as ns_pid."""
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError, IndexError):
+                with open(f"/proc/{pid}/status") as f:
+                    nspid = [line.split()[1:] for line in f if line.startswith("NSpid:")][0]
+                if nspid[-1] == str(ns_pid) and self._in_ns(pid):
+                    return int(pid)
+        raise Failed(f"no host PID for container PID {ns_pid}")
 
     def _descends(self, pid):
         while pid > 1:
@@ -366,6 +398,18 @@ def setup_ldap_and_postfix(c):
          "systemctl restart postfix && systemctl is-active postfix@-.service")
 
 
+def enable_guard(c, tables):
+    """The test's timings (short watchdog), the tables named, then enable --now."""
+    files = " ".join(f"--conffile {t}" for t in tables)
+    c.write("/etc/default/ldap-health-check",
+            f'LDAP_HEALTH_CHECK_OPTS="{files} '
+            f'--interval {INTERVAL} --failures {FAILURES} --retry-interval {RETRY}"\n')
+    c.sh("mkdir -p /etc/systemd/system/ldap-health-check.service.d")
+    c.write("/etc/systemd/system/ldap-health-check.service.d/e2e.conf",
+            f"[Service]\nWatchdogSec={WATCHDOG_SEC}s\n")
+    c.sh("systemctl daemon-reload && systemctl enable --now ldap-health-check.service")
+
+
 def scenarios(c, deb):
     r = Run(c)
     setup_ldap_and_postfix(c)
@@ -398,13 +442,7 @@ def scenarios(c, deb):
                  bool(score) and float(score.group(1)) <= 2.0,
                  " ".join(score.groups()) if score else out[-60:])
 
-    c.write("/etc/default/ldap-health-check",
-            f'LDAP_HEALTH_CHECK_OPTS="--conffile /etc/postfix/ldap-users.cf '
-            f'--interval {INTERVAL} --failures {FAILURES} --retry-interval {RETRY}"\n')
-    c.sh("mkdir -p /etc/systemd/system/ldap-health-check.service.d")
-    c.write("/etc/systemd/system/ldap-health-check.service.d/e2e.conf",
-            f"[Service]\nWatchdogSec={WATCHDOG_SEC}s\n")
-    c.sh("systemctl daemon-reload && systemctl enable --now ldap-health-check.service")
+    enable_guard(c, ["/etc/postfix/ldap-users.cf"])
     r.record("enable --now leaves postfix running", r.master() == before)
 
     # -- healthy
@@ -527,8 +565,10 @@ def summary(rows):
         log("%-*s  %-4s  %-14s  %s" % (w, name, verdict, measured[:60], bound))
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(run_scenarios=scenarios, report=summary, description=__doc__):
+    """Boots the container and runs run_scenarios(container, deb) in it; report(rows) prints
+    the rows of the Run it returns (row[1] is the verdict)."""
+    p = argparse.ArgumentParser(description=description.splitlines()[0])
     p.add_argument("--source", default=os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))))
     p.add_argument("--deb", default=os.environ.get("LHC_E2E_DEB"))
@@ -547,16 +587,18 @@ def main():
 
     work = tempfile.mkdtemp(prefix="lhc-e2e-")
     container = None
+    held = contextlib.ExitStack()
     try:
         root = rootfs(args.cache)
         deb = os.path.abspath(args.deb) if args.deb else build_deb(args.source, work)
         debdir = os.path.join(work, "deb")
         os.makedirs(debdir, exist_ok=True)
         shutil.copy(deb, debdir)
+        held.enter_context(exclusive(args.cache))
         container = Container(root, debdir, work)
         container.boot()
-        run = scenarios(container, os.path.join(debdir, os.path.basename(deb)))
-        summary(run.rows)
+        run = run_scenarios(container, os.path.join(debdir, os.path.basename(deb)))
+        report(run.rows)
         failed = [row for row in run.rows if row[1] != "PASS"]
         if failed:
             log(container.sh("journalctl --no-pager -n 200 -u ldap-health-check "
@@ -571,6 +613,7 @@ def main():
     finally:
         if container:
             container.shutdown()
+        held.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+"""Fault matrix: every way LDAP, a table or the daemon can fail, under a real systemd.
+
+Runs in the container of e2e.py (same root fs, .deb, lock and clean-up) with the same short
+timings (interval 1 s, failures 3, retry 0.2 s, table timeout 2 s, WatchdogSec 20 s). The guard
+watches four tables at once, one for each way Postfix reaches slapd: ldap:// (simple bind),
+ldaps:// and StartTLS (tls_require_cert = yes, a name from /etc/hosts) and ldapi:// (SASL
+EXTERNAL, mapped by slapd's authz-regexp). slapd runs in a network namespace of the test's own
+behind a veth pair, so that "packets dropped" is a blackhole route there. Each scenario has an
+expected outcome and a measured bound; one table of all of them is printed at the end, see
+docs/fault-matrix.md.
+
+Usage: fault_matrix.py [--source DIR | --deb FILE.deb] [--cache DIR]
+Exit status: 0 passed, 1 failed, 77 skipped (not root, tools missing).
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import e2e
+from e2e import FAILURES, INTERVAL, RETRY, SLACK, TIMEOUT, TIMER_PERIOD, WATCHDOG_SEC, log
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UNIT = "ldap-health-check.service"
+ADMIN = "-D cn=admin,dc=example,dc=org -w e2e-admin-secret"
+BIND_PW_ROTATED = "e2e-rotated-Pw-9Kd"
+SCORE_LIMIT = 1.5
+
+NETNS = "/run/netns/lhc-slapd"
+CLIENT_IP, SERVER_IP = "10.203.0.1", "10.203.0.2"
+NAME = "ldap.example.org"
+LDAPI = "ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi/"
+TLS_DIR = "/etc/ldap/lhc-tls"
+CA_FILE = "/etc/postfix/lhc-ca.pem"
+
+# systemd's DynamicUser= range is 61184-65519; the ldapi table's SASL EXTERNAL identity of any
+# UID in 61000-65999 becomes the service account, whichever UID the unit gets this time.
+AUTHZ_REGEXP = ('"gidNumber=[0-9]+\\+uidNumber=6[1-5][0-9][0-9][0-9],cn=peercred,cn=external,'
+                'cn=auth" "cn=postfix,dc=example,dc=org"')
+
+TABLES = {
+    # file: (scheme, server_host, extra lines)
+    "/etc/postfix/ldap-users.cf": ("ldap", f"ldap://{SERVER_IP}/", ""),
+    "/etc/postfix/ldap-users-ldaps.cf": ("ldaps", f"ldaps://{NAME}/",
+                                         f"tls_ca_cert_file = {CA_FILE}\ntls_require_cert = yes\n"),
+    "/etc/postfix/ldap-users-starttls.cf": ("StartTLS", f"ldap://{NAME}/",
+                                            f"start_tls = yes\ntls_ca_cert_file = {CA_FILE}\n"
+                                            "tls_require_cert = yes\n"),
+    "/etc/postfix/ldap-users-ldapi.cf": ("ldapi", LDAPI, "sasl_mechs = EXTERNAL\n"),
+}
+MAIN_TABLE = "/etc/postfix/ldap-users.cf"
+
+# What slapd's "stats" log shows for a connection of each kind (the evidence that the guard,
+# inside its sandbox, really went that way).
+EVIDENCE = {
+    "ldap": r"ACCEPT from IP=%s:\d+ \(IP=0\.0\.0\.0:389\)" % re.escape(CLIENT_IP),
+    "ldaps": r"ACCEPT from IP=%s:\d+ \(IP=0\.0\.0\.0:636\)" % re.escape(CLIENT_IP),
+    "StartTLS": r"EXT oid=1\.3\.6\.1\.4\.1\.1466\.20037",
+    "ldapi": r'BIND dn="cn=postfix,dc=example,dc=org" mech=EXTERNAL',
+}
+
+# Bounds, from the timeline in docs/how-it-works.md plus e2e's slack.
+DETECT_REFUSED = INTERVAL + (FAILURES - 1) * RETRY + SLACK
+DETECT_SILENT = INTERVAL + TIMEOUT + (FAILURES - 1) * RETRY + SLACK
+DETECT_WATCHDOG = WATCHDOG_SEC + SLACK
+RECOVER = TIMER_PERIOD + TIMEOUT + SLACK
+RSS_GROWTH_KIB = 512     # over the second 1,000 SIGHUPs: a leak of half a KiB each shows
+
+
+def table_text(server, extra, bind_pw, sasl):
+    """e2e's table with another server_host; for SASL EXTERNAL without bind_dn and bind_pw."""
+    lines = [line for line in e2e.TABLE.splitlines()
+             if not (sasl and line.startswith(("bind_dn", "bind_pw")))]
+    text = "\n".join(lines) + "\n" + extra
+    text = text.replace("ldap://127.0.0.1/", server).replace(e2e.BIND_PW, bind_pw)
+    return text.replace("bind = yes", "bind = sasl") if sasl else text
+
+
+def write_tables(c, bind_pw):
+    for path, (scheme, server, extra) in TABLES.items():
+        c.write(path, table_text(server, extra, bind_pw, scheme == "ldapi"),
+                mode="0640", owner="root:postfix")
+
+
+# ---------------------------------------------------------------- set-up
+
+def make_certs(work):
+    """A CA, slapd's certificate for NAME and SERVER_IP, and one for a name nobody uses."""
+    d = os.path.join(work, "tls")
+    os.makedirs(d)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=lhc fault matrix CA")
+    for name, san in (("good", f"DNS:{NAME},IP:{SERVER_IP}"), ("wrong", "DNS:wrong.example.net")):
+        with open(os.path.join(d, f"{name}.ext"), "w") as f:
+            f.write(f"subjectAltName={san}\n")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+            f"{name}.csr", "-subj", f"/CN={san.split(',')[0][4:]}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem")
+    certs = {}
+    for name in ("ca.pem", "good.pem", "good.key", "wrong.pem", "wrong.key"):
+        with open(os.path.join(d, name)) as f:
+            certs[name] = f.read()
+    return certs
+
+
+def slapd_cert(c, name):
+    """Points slapd at another certificate; slapd builds a new TLS context at once."""
+    c.sh("ldapmodify -Q -Y EXTERNAL -H ldapi:///", stdin=config_change(
+        f"replace: olcTLSCertificateFile\nolcTLSCertificateFile: {TLS_DIR}/{name}.pem\n-\n"
+        f"replace: olcTLSCertificateKeyFile\nolcTLSCertificateKeyFile: {TLS_DIR}/{name}.key\n"))
+
+
+def config_change(changes):
+    return "dn: cn=config\nchangetype: modify\n" + changes
+
+
+def ip(c, *args, slapd_ns=False):
+    """The host's `ip` in the container's network namespace, or in slapd's."""
+    ns = [f"--net=/proc/{c.leader}/root{NETNS}"] if slapd_ns else ["-t", str(c.leader), "-n"]
+    subprocess.run(["nsenter", *ns, "--", "ip", *args], check=True, capture_output=True)
+
+
+def setup(c, work):
+    e2e.setup_ldap_and_postfix(c)
+    certs = make_certs(work)
+    c.sh(f"mkdir -p {TLS_DIR}")
+    for name, text in certs.items():
+        private = name.endswith(".key")
+        c.write(f"{TLS_DIR}/{name}", text, mode="0640" if private else "0644",
+                owner="root:openldap")
+    c.write(CA_FILE, certs["ca.pem"])
+    c.sh("ldapmodify -Q -Y EXTERNAL -H ldapi:///", stdin=config_change(
+        f"replace: olcTLSCACertificateFile\nolcTLSCACertificateFile: {TLS_DIR}/ca.pem\n-\n"
+        f"replace: olcTLSCertificateFile\nolcTLSCertificateFile: {TLS_DIR}/good.pem\n-\n"
+        f"replace: olcTLSCertificateKeyFile\nolcTLSCertificateKeyFile: {TLS_DIR}/good.key\n-\n"
+        f"replace: olcAuthzRegexp\nolcAuthzRegexp: {AUTHZ_REGEXP}\n-\n"
+        "replace: olcLogLevel\nolcLogLevel: stats\n"))
+    c.sh("sed -i 's|^SLAPD_SERVICES=.*|SLAPD_SERVICES=\"ldap:/// ldaps:/// ldapi:///\"|' "
+         "/etc/default/slapd")
+
+    # slapd moves into a network namespace of its own, reachable over a veth pair.
+    c.sh("mkdir -p /run/netns && (mountpoint -q /run/netns || mount --bind /run/netns /run/netns)"
+         f" && mount --make-private /run/netns && touch {NETNS} && unshare --net={NETNS} true")
+    ip(c, "link", "add", "lhc0", "type", "veth", "peer", "name", "lhc1")
+    ip(c, "link", "set", "lhc1", "netns", f"/proc/{c.leader}/root{NETNS}")
+    ip(c, "addr", "add", f"{CLIENT_IP}/30", "dev", "lhc0")
+    ip(c, "link", "set", "lhc0", "up")
+    for args in (("link", "set", "lo", "up"), ("addr", "add", f"{SERVER_IP}/30", "dev", "lhc1"),
+                 ("link", "set", "lhc1", "up")):
+        ip(c, *args, slapd_ns=True)
+    c.sh("mkdir -p /etc/systemd/system/slapd.service.d")
+    c.write("/etc/systemd/system/slapd.service.d/netns.conf",
+            f"[Service]\nNetworkNamespacePath={NETNS}\n")
+    c.sh(f"echo '{SERVER_IP} {NAME}' >> /etc/hosts")
+    c.sh("systemctl daemon-reload && systemctl restart slapd")
+
+    write_tables(c, e2e.BIND_PW)
+    # Postfix's own client is the oracle: each table answers for Postfix before the guard starts.
+    for path in TABLES:
+        r = c.sh(f"postmap -q alice@example.org ldap:{path}", check=False, timeout=30)
+        if r.stdout.strip() != "alice@example.org":
+            raise e2e.Failed(f"postmap on {path}: {r.returncode} {r.stdout}{r.stderr}")
+    c.sh("systemctl restart postfix")
+
+
+# ---------------------------------------------------------------- the report
+
+class Matrix(e2e.Run):
+    """e2e.Run's probes of the container, with rows of (scenario, verdict, expected,
+    observed, time, bound): row[1] is the verdict, as e2e.main expects."""
+
+    def row(self, name, ok, expected, observed, took="", bound=""):
+        verdict = "PASS" if ok else "FAIL"
+        self.rows.append((name, verdict, expected, observed, took, bound))
+        log(f"{verdict}: {name}: {observed} [{took} / bound {bound}]")
+
+    def show(self, prop, unit=UNIT):
+        return self.c.sh(f"systemctl show -P {prop} {unit}", check=False).stdout.strip()
+
+    def status(self):
+        return self.show("StatusText")
+
+    def settled(self):
+        """The state every scenario starts from: all up, no outage pending."""
+        return (self.postfix_up() and self.state("ldap-health-check-recover.timer") != "active"
+                and self.status().startswith("LDAP healthy"))
+
+    def settle(self, name):
+        if self.wait_for(self.settled, 60, step=0.2) is None:
+            self.row(name, False, "starts healthy", "not healthy before the scenario: "
+                     + self.status())
+            return False
+        return True
+
+    def daemon_log(self, since, priority="debug"):
+        return self.c.sh(f"journalctl -q --no-pager -o cat -p {priority} --since '@{since}' "
+                         "SYSLOG_IDENTIFIER=ldap-health-check", check=False).stdout
+
+    def count(self, since, unit, pattern):
+        text = self.journal_since(since, unit)
+        return len(re.findall(pattern, text, re.M))
+
+    def untouched(self, master, main_pid):
+        """Postfix's master and the guard's process are the ones from before."""
+        return (self.master() == master and self.show("MainPID") == main_pid
+                and self.state(UNIT) == "active" and self.state("postfix@-.service") == "active")
+
+
+def report(rows):
+    cols = ("scenario", "expected", "observed", "time", "bound", "")
+    table = [(n, e, o, t, b, v) for n, v, e, o, t, b in rows]
+    width = [max(len(str(r[i])) for r in table + [cols]) for i in range(len(cols))]
+    width[2] = min(width[2], 100)
+    line = "  ".join("%-*s" for _ in cols)
+    log("\nFault matrix\n")
+    log(line % sum(zip(width, cols), ()))
+    for r in table:
+        log(line % sum(zip(width, (r[0], r[1], r[2][:100], r[3], r[4], r[5])), ()))
+    passed = sum(1 for r in rows if r[1] == "PASS")
+    log(f"\n{passed} of {len(rows)} passed")
+
+
+# ---------------------------------------------------------------- scenarios
+
+def outage(m, name, expected, break_cmd, repair_cmd, detect, cause):
+    """LDAP becomes unusable: postfix stops within `detect`, and starts again by itself within
+    RECOVER of the repair; the daemon's last words match `cause`."""
+    c = m.c
+    if not m.settle(name):
+        return
+    since = m.now()
+    act(c, break_cmd)
+    down = m.wait_for(m.postfix_down, detect + 30, step=0.05)
+    why = (m.daemon_log(since, "crit").strip().splitlines() or
+           [line for line in m.journal_since(since).splitlines() if "Failed" in line or
+            "Watchdog" in line] or [""])[-1]
+    marker = c.sh("test -e /run/ldap-health-check/outage", check=False).returncode == 0
+    act(c, repair_cmd)
+    up = m.wait_for(m.postfix_up, RECOVER + 30, step=0.1)
+    ok = (down is not None and down <= detect and up is not None and up <= RECOVER and marker
+          and re.search(cause, why) is not None)
+    log(f"  {name}: {why}")
+    m.row(name, ok, expected,
+          ("postfix down, marker set" if down is not None and marker else "postfix NOT down")
+          + (", up again" if up is not None else ", NOT up again")
+          + f"; {why.split('exiting: ')[-1][:90]}",
+          "%s / %s" % ("-" if down is None else f"{down:.1f} s",
+                       "-" if up is None else f"{up:.1f} s"),
+          f"{detect:.1f} s / {RECOVER:.1f} s")
+
+
+def act(c, command):
+    if callable(command):
+        command()
+    else:
+        c.sh(command)
+
+
+def slapd_pid(m):
+    """Debian's slapd.service comes from the init script: systemd knows no MainPID."""
+    return m.c.host_pid(m.c.sh("pgrep -x slapd").stdout.split()[0])
+
+
+def slapd_slow(m):
+    """slapd stops for TIMEOUT/2, answers, stops again, for 12 s: slow but within the table's
+    timeout, so the guard stays healthy and postfix is left alone."""
+    name = "slapd slow (SIGSTOP/SIGCONT, TIMEOUT/2 each)"
+    if not m.settle(name):
+        return
+    master, main = m.master(), m.show("MainPID")
+    since = m.now()
+    pid = slapd_pid(m)
+    slowest = 0.0
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < 12:
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(TIMEOUT / 2)
+            os.kill(pid, signal.SIGCONT)
+            end = time.monotonic() + TIMEOUT / 2
+            while time.monotonic() < end:
+                found = re.search(r"last round ([0-9.]+) ms", m.status())
+                slowest = max(slowest, float(found.group(1)) if found else 0.0)
+                time.sleep(0.1)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    time.sleep(INTERVAL + 0.5)
+    failed = len(re.findall("probe failed", m.daemon_log(since)))
+    ok = failed == 0 and m.untouched(master, main) and m.status().startswith("LDAP healthy")
+    m.row(name, ok, "stays healthy, postfix untouched",
+          f"{failed} failed rounds, postfix and guard PIDs unchanged: "
+          f"{m.untouched(master, main)}; slowest round in STATUS= {slowest:.0f} ms",
+          f"{slowest / 1000:.2f} s", f"< {TIMEOUT} s (timeout)")
+
+
+def accept_queue(pid):
+    """Connections waiting in the accept queues of the listening sockets of pid's network
+    namespace: a stopped slapd's queue grows when a probe round connects."""
+    waiting = 0
+    for name in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{name}") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":   # LISTEN: rx_queue is the accept backlog
+                    waiting += int(fields[4].split(":")[1], 16)
+    return waiting
+
+
+def single_failure(m):
+    """slapd hangs just long enough for the round it catches to time out, but not the two
+    rounds started beside it (RETRY and 2 x RETRY later): one or two failed rounds between
+    good ones, fewer than --failures, so the guard stays up and postfix is untouched."""
+    name = "one failed round between good ones"
+    if not m.settle(name):
+        return
+    master, main = m.master(), m.show("MainPID")
+    since = m.now()
+    pid = slapd_pid(m)
+    hold = TIMEOUT + RETRY / 2
+    for attempt in range(1, 4):
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            while accept_queue(pid) == 0 and time.monotonic() - t0 < INTERVAL + 2:
+                time.sleep(0.005)
+            caught = time.monotonic()
+            time.sleep(hold)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        stalled = time.monotonic() - t0
+        time.sleep(INTERVAL + 1)
+        text = m.daemon_log(since)
+        failed = len(re.findall("probe failed", text))
+        if failed:
+            break
+        m.settle(name)
+    again = "LDAP answers again" in text
+    ok = 1 <= failed < FAILURES and again and m.untouched(master, main)
+    m.row(name, ok, "stays healthy, postfix untouched",
+          f"{failed} failed round(s) (attempt {attempt}), then 'LDAP answers again': {again}; "
+          f"postfix and guard PIDs unchanged: {m.untouched(master, main)}",
+          f"hung {stalled:.2f} s, {stalled - (caught - t0):.2f} s after a round connected",
+          f"< {FAILURES} failed rounds")
+
+
+def password_rotation(m):
+    """The service account's password changes in slapd, the tables still hold the old one."""
+    c = m.c
+
+    def rotate():
+        c.sh(f"ldapmodify -x -H {LDAPI} {ADMIN}", stdin=(
+            "dn: cn=postfix,dc=example,dc=org\nchangetype: modify\nreplace: userPassword\n"
+            f"userPassword: {BIND_PW_ROTATED}\n"))
+
+    outage(m, "wrong bind password after a rotation",
+           "outage; tables fixed: back by the timer", rotate,
+           lambda: write_tables(c, BIND_PW_ROTATED), DETECT_REFUSED, r"Invalid credentials")
+
+
+def tls_mismatch(m):
+    c = m.c
+
+    def wrong():
+        slapd_cert(c, "wrong")
+        r = c.sh(f"LDAPTLS_CACERT={CA_FILE} ldapsearch -x -H ldaps://{NAME}/ -s base -b '' "
+                 "namingContexts", check=False, timeout=10)
+        if r.returncode == 0:
+            raise e2e.Failed("slapd still serves the right certificate after the change")
+
+    outage(m, "TLS certificate for the wrong name (ldaps, StartTLS)",
+           "outage; right certificate: back", wrong, lambda: slapd_cert(c, "good"),
+           DETECT_REFUSED, r"(?i)certificate|TLS|Can't contact|Connect error")
+
+
+def name_gone(m):
+    outage(m, f"server name no longer resolves ({NAME} out of /etc/hosts)",
+           "outage; name back: back",
+           f"grep -v ' {NAME}$' /etc/hosts > /tmp/hosts && cat /tmp/hosts > /etc/hosts",
+           f"echo '{SERVER_IP} {NAME}' >> /etc/hosts", DETECT_REFUSED,
+           r"Can't contact LDAP server")
+
+
+def reload_bad_table(m, name, break_cmd, repair_cmd, where):
+    """A table goes bad, then `systemctl reload`: the old configuration stays in force."""
+    if not m.settle(name):
+        return
+    c = m.c
+    master, main = m.master(), m.show("MainPID")
+    c.sh(break_cmd)
+    since = m.now()
+    ping = m.show("WatchdogTimestampMonotonic")
+    t0 = time.monotonic()
+    c.sh(f"systemctl reload {UNIT}", check=False)
+    pinged = m.wait_for(lambda: m.show("WatchdogTimestampMonotonic") != ping, 10, step=0.05)
+    took = time.monotonic() - t0 if pinged is not None else None
+    time.sleep(INTERVAL)
+    error = next((line for line in m.daemon_log(since, "err").splitlines()
+                  if "reload failed" in line), "")
+    healthy = m.status().startswith("LDAP healthy")
+    ok = (re.search(where, error) is not None and m.untouched(master, main) and healthy
+          and took is not None and took <= INTERVAL + 1)
+    log(f"  {name}: {error}")
+    c.sh(repair_cmd)
+    since = m.now()
+    c.sh(f"systemctl reload {UNIT}")
+    time.sleep(0.5)
+    restored = "reloaded:" in m.daemon_log(since)
+    m.row(name, ok and restored,
+          "old config kept, error with file[:line], postfix untouched, watchdog pinged",
+          f"{error[error.find('/etc'):][:80] or 'no error logged'}; postfix+guard PIDs "
+          f"unchanged: {m.untouched(master, main)}; healthy: {healthy}; fixed+reload: "
+          f"{'reloaded' if restored else 'NOT reloaded'}",
+          "-" if took is None else f"{took:.2f} s to WATCHDOG=1", f"{INTERVAL + 1:.1f} s")
+
+
+def reload_scenarios(m):
+    path = MAIN_TABLE
+    saved = "/root/ldap-users.cf.saved"
+    keep = f"cp -p {path} {saved}"
+    back = f"cp -p {saved} {path}"
+    line = len(table_text(*TABLES[path][1:], e2e.BIND_PW, False).splitlines()) + 1
+    reload_bad_table(m, "table deleted + reload", f"{keep} && rm {path}", back,
+                     re.escape(path) + r":? .*No such file")
+    reload_bad_table(m, "table unreadable (0600) + reload", f"{keep} && chmod 0600 {path}",
+                     f"chmod 0640 {path}", re.escape(path) + r":? .*Permission denied")
+    reload_bad_table(m, "table broken (syntax) + reload",
+                     f"{keep} && echo 'this line has no equals sign' >> {path}", back,
+                     re.escape(f"{path}:{line}:"))
+
+
+def many_sighups(m):
+    """1,000 SIGHUPs as fast as the daemon takes them, twice: the first batch may grow the
+    allocator's arenas (rounds run in threads), the second must not grow anything."""
+    name = "1,000 SIGHUPs in a row"
+    if not m.settle(name):
+        return
+    master, main = m.master(), m.show("MainPID")
+    pid = m.c.host_pid(main)
+
+    def footprint():
+        time.sleep(3)
+        with open(f"/proc/{pid}/status") as f:
+            rss = int(next(line.split()[1] for line in f if line.startswith("VmRSS:")))
+        return len(os.listdir(f"/proc/{pid}/fd")), rss
+
+    def batch():
+        for _ in range(1000):
+            os.kill(pid, signal.SIGHUP)
+            time.sleep(0.002)
+
+    seen = [footprint()]
+    since = m.now()
+    t0 = time.monotonic()
+    batch()
+    sent = time.monotonic() - t0
+    active_after = m.state(UNIT) == "active"
+    healthy = m.wait_for(lambda: m.status().startswith("LDAP healthy"), 10)
+    seen.append(footprint())
+    batch()
+    seen.append(footprint())
+    reloads = len(re.findall(r"^reloaded:", m.daemon_log(since), re.M))
+    (fds0, rss0), (fds1, rss1), (fds2, rss2) = seen
+    ok = (active_after and healthy is not None and m.untouched(master, main)
+          and fds2 <= fds0 and rss2 - rss1 <= RSS_GROWTH_KIB
+          and m.status().startswith("LDAP healthy"))
+    m.row(name, ok, "stays active and healthy, postfix untouched, no fd/RSS growth",
+          f"{reloads} reloads logged of 2 x 1,000 SIGHUPs; fds {fds0}/{fds1}/{fds2}; RSS "
+          f"{rss0}/{rss1}/{rss2} KiB (before/after 1st/after 2nd); postfix+guard PIDs "
+          f"unchanged: {m.untouched(master, main)}",
+          f"{sent:.1f} s per 1,000", f"fds +0, 2nd 1,000: RSS +{RSS_GROWTH_KIB} KiB")
+
+
+def flapping(m):
+    """slapd down 3 s, up 3 s, for a minute; then up: postfix ends active, and neither postfix
+    nor the recover timer went through a storm of starts."""
+    name = "LDAP flapping (3 s down / 3 s up, 60 s)"
+    if not m.settle(name):
+        return
+    since = m.now()
+    t0 = time.monotonic()
+    cycles = 0
+    while time.monotonic() - t0 < 60:
+        m.c.sh("systemctl stop slapd")
+        time.sleep(3)
+        m.c.sh("systemctl start slapd")
+        time.sleep(3)
+        cycles += 1
+    flapped = time.monotonic() - t0
+    up = m.wait_for(m.settled, RECOVER + 30, step=0.2)
+    postfix_starts = m.count(since, "postfix@-", r"^Started ")
+    guard_starts = m.count(since, "ldap-health-check", r"^Starting ")
+    outages = m.count(since, "ldap-health-check-outage", r"^Starting ")
+    timer_runs = m.count(since, "ldap-health-check-recover", r"^Starting ")
+    too_quick = m.count(since, "postfix@-", r"repeated too quickly") + m.count(
+        since, "ldap-health-check", r"repeated too quickly")
+    runs_bound = outages + int(flapped // TIMER_PERIOD) + 2
+    ok = (up is not None and up <= RECOVER and postfix_starts <= cycles + 1
+          and timer_runs <= runs_bound and guard_starts <= timer_runs + 1 and too_quick == 0)
+    m.row(name, ok, "postfix ends active; starts bounded, no start-limit hits",
+          f"{cycles} cycles, {outages} outages; starts: postfix@- {postfix_starts} (<= "
+          f"{cycles + 1}), guard {guard_starts}, recover timer runs {timer_runs} (<= "
+          f"{runs_bound}); 'too quickly' {too_quick}",
+          "-" if up is None else f"{up:.1f} s to active", f"{RECOVER:.1f} s")
+
+
+def sandbox(m):
+    """The shipped sandbox, unchanged, with one table per scheme: all healthy."""
+    c = m.c
+    name = "sandbox: the guard runs unprivileged"
+    main = m.show("MainPID")
+    uid = c.sh(f"ps -o uid= -p {main}", check=False).stdout.strip()
+    props = c.sh(f"systemctl show -p DynamicUser -p PrivateUsers -p ProtectSystem "
+                 f"-p NoNewPrivileges {UNIT}").stdout.split()
+    ok = uid.isdigit() and 61184 <= int(uid) <= 65519 and all(
+        p.split("=")[1] in ("yes", "strict") for p in props)
+    m.row(name, ok, "DynamicUser UID, shipped sandbox", f"uid {uid}; {' '.join(props)}")
+    status = m.status()
+    slapd = c.sh("journalctl -q --no-pager -o cat -u slapd", check=False).stdout
+    for path, (scheme, server, _) in TABLES.items():
+        seen = re.search(EVIDENCE[scheme], slapd)
+        ok = (status.startswith(f"LDAP healthy: {len(TABLES)} searches on {len(TABLES)} "
+                                "connections") and m.postfix_up() and seen is not None)
+        latency = re.search(r"last round ([0-9.]+ ms)", status)
+        m.row(f"sandbox: {scheme} ({server})", ok, "healthy, postfix active",
+              f"slapd: {seen.group(0) if seen else 'no ' + EVIDENCE[scheme]}; {status[:45]}",
+              f"round {latency.group(1)}" if latency else "")
+
+
+def security(m):
+    host = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+                           os.path.join(SOURCE, "units", UNIT)], capture_output=True, text=True)
+    online = m.c.sh(f"systemd-analyze security --no-pager {UNIT}", check=False)
+    for where, r in (("offline, build host", host), ("online, in the container", online)):
+        log(f"\n--- systemd-analyze security {UNIT} ({where})\n{r.stdout}{r.stderr}")
+        score = re.search(r"exposure level for \S+: ([0-9.]+) (\w+)", r.stdout)
+        m.row(f"systemd-analyze security ({where})", bool(score) and float(score.group(1))
+              <= SCORE_LIMIT, f"score <= {SCORE_LIMIT}",
+              " ".join(score.groups()) if score else (r.stdout + r.stderr)[-60:],
+              bound=f"{SCORE_LIMIT}")
+
+
+def secrets(m):
+    journal = m.c.sh("journalctl -q --no-pager -o verbose --all", check=False,
+                     timeout=120).stdout
+    leaked = [pw for pw in (e2e.BIND_PW, BIND_PW_ROTATED) if pw in journal]
+    m.row("journal free of the bind passwords", not leaked, "neither password anywhere",
+          f"{len(journal.splitlines())} lines (all fields) searched, "
+          + (f"FOUND {len(leaked)}" if leaked else "none found"))
+
+
+def matrix(c, deb):
+    started = time.monotonic()
+    m = Matrix(c)
+    with tempfile.TemporaryDirectory(prefix="lhc-fault-") as work:
+        setup(c, work)
+    c.sh(f"dpkg -i /mnt/deb/{os.path.basename(deb)}")
+    e2e.enable_guard(c, list(TABLES))
+    if m.wait_for(m.settled, 30) is None:
+        raise e2e.Failed("the guard did not come up: " + c.sh(
+            "journalctl --no-pager -n 60 -u ldap-health-check", check=False).stdout)
+
+    sandbox(m)
+    security(m)
+
+    outage(m, "slapd killed (SIGKILL)", "outage; slapd started: back",
+           "systemctl kill -s SIGKILL slapd", "systemctl start slapd", DETECT_REFUSED,
+           r"Can't contact LDAP server")
+    outage(m, "slapd hung (SIGSTOP)", "outage; SIGCONT: back",
+           "systemctl kill -s SIGSTOP slapd", "systemctl kill -s SIGCONT slapd", DETECT_SILENT,
+           r"(?i)timed? ?out")
+    outage(m, "packets dropped (blackhole route in slapd's netns)", "outage; route gone: back",
+           lambda: ip(c, "route", "add", "blackhole", f"{CLIENT_IP}/32", slapd_ns=True),
+           lambda: ip(c, "route", "del", "blackhole", f"{CLIENT_IP}/32", slapd_ns=True),
+           DETECT_SILENT, r"(?i)timed? ?out|Can't contact")
+    slapd_slow(m)
+    single_failure(m)
+    password_rotation(m)
+    tls_mismatch(m)
+    name_gone(m)
+    reload_scenarios(m)
+    many_sighups(m)
+    outage(m, "daemon SIGKILLed", "outage (unit failed); back by the timer",
+           f"systemctl kill -s SIGKILL {UNIT}", "true", SLACK, r"'signal'")
+    outage(m, "daemon hung (SIGSTOP, watchdog)", "outage after WatchdogSec; back by the timer",
+           f"systemctl kill -s SIGSTOP --kill-who=main {UNIT}", "true", DETECT_WATCHDOG,
+           r"Watchdog timeout|'watchdog'")
+    flapping(m)
+    secrets(m)
+    took = time.monotonic() - started
+    m.row("the whole matrix, set-up included", took <= 900, "well under 15 min", "",
+          f"{took:.0f} s", "900 s")
+    return m
+
+
+if __name__ == "__main__":
+    sys.exit(e2e.main(run_scenarios=matrix, report=report, description=__doc__))
