@@ -13,12 +13,17 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-${LHC_FUZZ_SECONDS:-20}}
 out=${LHC_FUZZ_DIR:-build-fuzz}
 targets=(table expand)
+if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
+    # libFuzzer reads -max_total_time=0 as "no limit".
+    echo "run-fuzz.sh: SECONDS must be a whole number >= 1, not '$seconds'" >&2
+    exit 64
+fi
 mkdir -p "$out/crashes"
 
 # The reader, the model and the expander; ldap_table.cpp checks URLs with libldap.
 sources=(src/table_file.cpp src/ldap_table.cpp src/query_expand.cpp)
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-    -fno-sanitize-recover=all -Isrc -I.)
+    -fno-sanitize-recover=all -Isrc)
 for t in "${targets[@]}"; do
     clang++ "${flags[@]}" "tests/fuzz/fuzz_$t.cpp" "${sources[@]}" -lldap -llber -o "$out/fuzz-$t"
 done
