@@ -9,7 +9,7 @@ namespace lhc {
 
 struct Options {
     std::vector<std::string> conffiles; // ldap_table(5) files; empty: ask postconf
-    double interval = 1.0;              // seconds between rounds while healthy
+    double interval = 0.5;              // seconds between rounds while healthy
     double retry_interval = 0.25;       // seconds between rounds after a failure
     int failures = 3;                   // consecutive failed rounds before exiting
     std::string probe_key;              // empty: a per-table default that Postfix would query

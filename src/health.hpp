@@ -7,7 +7,7 @@
 namespace lhc {
 
 struct Policy {
-    Duration interval = std::chrono::seconds(1);              // between rounds while healthy
+    Duration interval = std::chrono::milliseconds(500);       // between rounds while healthy
     Duration retry_interval = std::chrono::milliseconds(250); // after a failed round
     int failures = 3; // consecutive failed rounds that mean "LDAP is down"
 };

@@ -12,11 +12,13 @@
 #include "probe.hpp"
 #include "rounds.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <malloc.h>
 
 using namespace lhc;
 
@@ -63,13 +65,26 @@ Policy policy_of(const Options &o) {
     return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures};
 }
 
+// libldap initialises Cyrus SASL on first use and that loads every installed SASL plugin
+// (GSSAPI drags in Kerberos): about a third of a one-shot run's CPU time. When no table binds
+// with SASL, pointing SASL_PATH where there are none skips that. Not in the daemon: a table
+// added by a later reload may need a plugin, and libldap initialises SASL only once.
+void skip_sasl_plugins_unless_needed(const std::vector<LdapTable> &tables) {
+    bool sasl = std::any_of(tables.begin(), tables.end(),
+                            [](const LdapTable &t) { return t.bind == BindMode::sasl; });
+    if (!sasl)
+        setenv("SASL_PATH", "/nonexistent/ldap-health-check/no-sasl-plugins", 0);
+}
+
 int once(const Options &o, Logger &log) {
-    auto prober = make_prober(o, log, false);
-    RoundResult round = prober->probe_round();
+    auto tables = load_tables(table_files(o, log), log);
+    skip_sasl_plugins_unless_needed(tables);
+    auto prober = LdapProber(plan_probes(tables, o.probe_key, log), log);
+    RoundResult round = prober.probe_round();
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
     if (round.healthy()) {
-        std::cout << "healthy: " << prober->summary() << " in " << latency << std::endl;
+        std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
         return exit_ok;
     }
     std::cout << "unhealthy: " << round.first_failure() << std::endl;
@@ -106,6 +121,9 @@ int run(int argc, char **argv) {
         }
         if (o.once)
             return once(o, log);
+        // Rounds run on short-lived threads; without this each may get a malloc arena of its
+        // own, and the daemon's memory would creep up with the number of overlapping rounds.
+        mallopt(M_ARENA_MAX, 1);
         SdNotifier notifier;
         SignalEventSource events;
         ThreadRoundRunner runner;
