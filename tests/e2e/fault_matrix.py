@@ -247,12 +247,15 @@ def outage(m, name, expected, break_cmd, repair_cmd, detect, cause):
     marker = c.sh("test -e /run/ldap-health-check/outage", check=False).returncode == 0
     act(c, repair_cmd)
     up = m.wait_for(m.postfix_up, RECOVER + 30, step=0.1)
+    cleared = m.wait_for(lambda: m.state("ldap-health-check-recover.timer") != "active" and c.sh(
+        "test -e /run/ldap-health-check/outage", check=False).returncode != 0, 5) is not None
     ok = (down is not None and down <= detect and up is not None and up <= RECOVER and marker
-          and re.search(cause, why) is not None)
+          and cleared and re.search(cause, why) is not None)
     log(f"  {name}: {why}")
     m.row(name, ok, expected,
-          ("postfix down, marker set" if down is not None and marker else "postfix NOT down")
-          + (", up again" if up is not None else ", NOT up again")
+          ("down+marker" if down is not None and marker else "NOT down+marker")
+          + (", up" if up is not None else ", NOT up")
+          + (", marker+timer gone" if cleared else ", marker or timer LEFT")
           + f"; {why.split('exiting: ')[-1][:90]}",
           "%s / %s" % ("-" if down is None else f"{down:.1f} s",
                        "-" if up is None else f"{up:.1f} s"),
@@ -298,9 +301,9 @@ def slapd_slow(m):
     failed = len(re.findall("probe failed", m.daemon_log(since)))
     ok = failed == 0 and m.untouched(master, main) and m.status().startswith("LDAP healthy")
     m.row(name, ok, "stays healthy, postfix untouched",
-          f"{failed} failed rounds, postfix and guard PIDs unchanged: "
+          f"{failed} failed rounds, postfix+guard PIDs unchanged: "
           f"{m.untouched(master, main)}; slowest round in STATUS= {slowest:.0f} ms",
-          f"{slowest / 1000:.2f} s", f"< {TIMEOUT} s (timeout)")
+          f"slowest {slowest / 1000:.2f} s", f"< {TIMEOUT} s (timeout)")
 
 
 def accept_queue(pid):
@@ -347,10 +350,10 @@ def single_failure(m):
     again = "LDAP answers again" in text
     ok = 1 <= failed < FAILURES and again and m.untouched(master, main)
     m.row(name, ok, "stays healthy, postfix untouched",
-          f"{failed} failed round(s) (attempt {attempt}), then 'LDAP answers again': {again}; "
-          f"postfix and guard PIDs unchanged: {m.untouched(master, main)}",
-          f"hung {stalled:.2f} s, {stalled - (caught - t0):.2f} s after a round connected",
-          f"< {FAILURES} failed rounds")
+          f"{failed} failed round(s), then 'LDAP answers again': {again}; postfix+guard PIDs "
+          f"unchanged: {m.untouched(master, main)} (attempt {attempt}, slapd hung {stalled:.2f} s)",
+          f"{failed} failed, SIGCONT {stalled - (caught - t0):.2f} s after connect",
+          f"< {FAILURES} failed")
 
 
 def password_rotation(m):
@@ -474,10 +477,11 @@ def many_sighups(m):
           and fds2 <= fds0 and rss2 - rss1 <= RSS_GROWTH_KIB
           and m.status().startswith("LDAP healthy"))
     m.row(name, ok, "stays active and healthy, postfix untouched, no fd/RSS growth",
-          f"{reloads} reloads logged of 2 x 1,000 SIGHUPs; fds {fds0}/{fds1}/{fds2}; RSS "
-          f"{rss0}/{rss1}/{rss2} KiB (before/after 1st/after 2nd); postfix+guard PIDs "
-          f"unchanged: {m.untouched(master, main)}",
-          f"{sent:.1f} s per 1,000", f"fds +0, 2nd 1,000: RSS +{RSS_GROWTH_KIB} KiB")
+          f"RSS {rss0}/{rss1}/{rss2} KiB, fds {fds0}/{fds1}/{fds2} (before, after 1st and 2nd "
+          f"1,000); {reloads} reloads logged; postfix+guard PIDs unchanged: "
+          f"{m.untouched(master, main)}; {sent:.1f} s per 1,000",
+          f"2nd: RSS {rss2 - rss1:+d} KiB, fds {fds2 - fds0:+d}",
+          f"RSS +{RSS_GROWTH_KIB} KiB, fds +0")
 
 
 def flapping(m):
