@@ -6,10 +6,11 @@
 
 namespace lhc {
 
+// The defaults live in one place, Options (cli.hpp).
 struct Policy {
-    Duration interval = std::chrono::milliseconds(500);       // between rounds while healthy
-    Duration retry_interval = std::chrono::milliseconds(250); // after a failed round
-    int failures = 3; // consecutive failed rounds that mean "LDAP is down"
+    Duration interval;       // between rounds while healthy
+    Duration retry_interval; // after a failed round, or beside one still waiting
+    int failures;            // consecutive failed rounds that mean "LDAP is down"
 };
 
 class HealthState {

@@ -53,9 +53,10 @@ std::vector<LdapTable> load_tables(const std::vector<std::string> &files, Logger
     return tables;
 }
 
-std::unique_ptr<Prober> make_prober(const Options &o, Logger &log, bool keep_idle) {
+// The daemon's prober keeps each good round's connection open to notice a server going away.
+std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
     auto tables = load_tables(table_files(o, log), log);
-    return std::make_unique<LdapProber>(plan_probes(tables, o.probe_key, log), log, keep_idle);
+    return std::make_unique<LdapProber>(plan_probes(tables, o.probe_key, log), log, true);
 }
 
 Policy policy_of(const Options &o) {
@@ -128,7 +129,8 @@ int run(int argc, char **argv) {
         SignalEventSource events;
         ThreadRoundRunner runner;
         Daemon daemon(
-            policy_of(o), [&] { return make_prober(o, log, true); }, notifier, events, runner, log);
+            policy_of(o), [&] { return make_daemon_prober(o, log); }, notifier, events, runner,
+            log);
         int code = daemon.run();
         // A round still stuck on a hung server runs on a detached thread inside libldap:
         // tearing the process down under it could crash, and a crash at stop would read
