@@ -24,6 +24,7 @@ TIMEOUT = 2  # the table's timeout, seconds
 DETECT_KILLED = 2.0
 DETECT_SILENT = TIMEOUT + 2.0
 RECOVER = 10.0
+SETTLE = 60  # seconds of rounds at the shipped --interval before the cgroup is read
 
 
 def wait_no_other_container(limit=1800):
@@ -103,22 +104,64 @@ def cgroup_memory(c, label):
     """memory.current of the service's cgroup, as `systemctl status` shows it."""
     value = show(c, "ldap-health-check", "MemoryCurrent")["MemoryCurrent"]
     if value.isdigit():
-        return Row("2", "container: cgroup memory of ldap-health-check.service (systemctl "
-                   "status Memory:), %s" % label, mib(int(value) / 1024), "<= 6 MiB",
-                   int(value) <= 6 * 1024 * 1024)
+        time.sleep(SETTLE)
+        value = show(c, "ldap-health-check", "MemoryCurrent")["MemoryCurrent"]
+        return [Row("2", "container: cgroup memory of ldap-health-check.service (systemctl "
+                    "status Memory:), %s" % label, mib(int(value) / 1024), "<= 6 MiB",
+                    int(value) <= 6 * 1024 * 1024)]
     return v1_memory(c, label)
 
 
 def v1_memory(c, label):
-    """Where the host has cgroup v1 the container's systemd gets no memory controller
-    (MemoryCurrent=[not set]) and this kernel no longer moves charges between v1 cgroups:
-    no cgroup figure exists. Shows what the service's process holds instead, not judged."""
+    """Where the host has cgroup v1, the container's systemd gets no memory controller
+    (MemoryCurrent=[not set]), and this kernel no longer moves charges between v1 cgroups.
+    So the service is restarted inside a v1 memory cgroup of its own, made here under the
+    container's: PID 1 of the container is moved into it for the restart and back once the
+    service is ready (READY=1), so the daemon is forked into it and charged from its first
+    page. memory.usage_in_bytes is what systemd reads as MemoryCurrent on cgroup v1. It is an
+    upper bound: what PID 1 itself allocated during the restart job is charged there too."""
+    leader_cgroups = open("/proc/%d/cgroup" % c.leader).read().splitlines()
+    rel = next(line.split(":", 2)[2] for line in leader_cgroups
+               if line.split(":", 2)[1] == "memory")
+    base = "/sys/fs/cgroup/memory" + rel
+    own = os.path.join(base, "lhc-bench-service")
+    if not os.path.isdir(own):
+        os.mkdir(own)
+
+    def move_leader(cgroup):
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(c.leader))
+
+    move_leader(own)
+    try:
+        # ignore-dependencies: postfix (which Requires= the service) is not restarted along.
+        c.sh("systemctl restart --job-mode=ignore-dependencies ldap-health-check")
+    finally:
+        move_leader(base)
     pid = host_pid(c, show(c, "ldap-health-check", "MainPID")["MainPID"])
+    with open(os.path.join(own, "cgroup.procs")) as f:
+        members = [int(p) for p in f.read().split()]
+    if members != [pid]:
+        raise e2e.Failed("own memory cgroup holds %s, not just the daemon %d" % (members, pid))
+    time.sleep(SETTLE)
+    with open(os.path.join(own, "memory.usage_in_bytes")) as f:
+        usage = int(f.read())
+    stat = {}
+    with open(os.path.join(own, "memory.stat")) as f:
+        for line in f:
+            k, v = line.split()
+            stat[k] = int(v)
     m = host.smaps_rollup(pid)
-    return Row("2", "container: cgroup memory NOT AVAILABLE (host cgroup v1, MemoryCurrent "
-               "[not set]); the service process, %s: RSS / PSS / anonymous" % label,
-               "%s / %s / %s" % (mib(m["Rss"]), mib(m["Pss"]), mib(m["Anonymous"])),
-               "<= 6 MiB (cgroup)", None)
+    return [
+        Row("2", "container: cgroup memory of ldap-health-check.service, %s (cgroup v1 host: "
+            "memory.usage_in_bytes of a memory cgroup holding the service alone, what systemd "
+            "shows as Memory: on cgroup v1)" % label, mib(usage / 1024), "<= 6 MiB",
+            usage <= 6 * 1024 * 1024),
+        Row("2", "container: same cgroup, memory.stat rss / cache; the process: RSS / PSS / "
+            "anonymous", "%s / %s; %s / %s / %s" % (
+                mib(stat["rss"] / 1024), mib(stat["cache"] / 1024), mib(m["Rss"]),
+                mib(m["Pss"]), mib(m["Anonymous"])), "", ""),
+    ]
 
 
 FAULTS = {
@@ -209,12 +252,8 @@ def run(repo, work, deb, runs):
         if r.wait_for(lambda: settled(c, r), 30) is None:
             raise e2e.Failed("the guard did not come up: " + c.sh(
                 "journalctl --no-pager -n 50 -u ldap-health-check", check=False).stdout)
-        time.sleep(10)
-        rows = [cgroup_memory(c, "10 s after start")]
+        rows = cgroup_memory(c, "%d s after start" % SETTLE)
         rows += outage_rows(c, r, runs)
-        if r.wait_for(lambda: settled(c, r), 60) is not None:
-            time.sleep(10)
-            rows.append(cgroup_memory(c, "10 s after the last recovery"))
         return rows
     except Exception:
         if c.leader:

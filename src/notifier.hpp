@@ -17,8 +17,10 @@ class Notifier {
     virtual std::optional<std::chrono::microseconds> watchdog_period() = 0;
 };
 
+// sd_notify(3) itself. Loads libsystemd.so.0 on construction; throws when it cannot.
 class SdNotifier final : public Notifier {
   public:
+    SdNotifier();
     void notify(std::string_view state) override;
     std::optional<std::chrono::microseconds> watchdog_period() override;
 };

@@ -1,8 +1,10 @@
 #include "rounds.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <deque>
+#include <malloc.h>
 #include <mutex>
 #include <sys/eventfd.h>
 #include <system_error>
@@ -15,6 +17,8 @@ struct ThreadRoundRunner::State {
     mutable std::mutex mutex;
     std::deque<RoundResult> finished;
     std::size_t running = 0;
+    // Most rounds in flight at once since the runner was last idle.
+    std::size_t peak = 0;
     int event_fd = -1;
 
     State() {
@@ -31,6 +35,7 @@ void ThreadRoundRunner::start(std::shared_ptr<Prober> prober) {
     {
         std::lock_guard lock(state_->mutex);
         ++state_->running;
+        state_->peak = std::max(state_->peak, state_->running + state_->finished.size());
     }
     std::thread([state = state_, prober = std::move(prober)] {
         RoundResult result = prober->probe_round();
@@ -48,7 +53,7 @@ std::size_t ThreadRoundRunner::in_flight() const {
 }
 
 std::optional<RoundResult> ThreadRoundRunner::take_finished() {
-    std::lock_guard lock(state_->mutex);
+    std::unique_lock lock(state_->mutex);
     if (state_->finished.empty()) {
         uint64_t drained;
         (void)!read(state_->event_fd, &drained, sizeof drained);
@@ -56,7 +61,22 @@ std::optional<RoundResult> ThreadRoundRunner::take_finished() {
     }
     RoundResult r = std::move(state_->finished.front());
     state_->finished.pop_front();
+    bool overlap_ended = state_->running == 0 && state_->finished.empty() && state_->peak > 1;
+    if (state_->running == 0 && state_->finished.empty())
+        state_->peak = 0;
+    lock.unlock();
+    // Overlapping rounds (a slow or hung server) raise the heap's high-water mark; give that
+    // memory back once they are over, so an incident does not leave the daemon bigger for
+    // the years it runs. Steady state, one round at a time, never gets here.
+    if (overlap_ended) {
+        ++trims_;
+        malloc_trim(0);
+    }
     return r;
+}
+
+std::size_t ThreadRoundRunner::trims() const {
+    return trims_;
 }
 
 int ThreadRoundRunner::wake_fd() const {

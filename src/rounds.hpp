@@ -32,10 +32,13 @@ class ThreadRoundRunner final : public RoundRunner {
     std::size_t in_flight() const override;
     std::optional<RoundResult> take_finished() override;
     int wake_fd() const override;
+    // How often memory was handed back after overlapping rounds (for tests).
+    std::size_t trims() const;
 
   private:
     struct State;
     std::shared_ptr<State> state_;
+    std::size_t trims_ = 0;
 };
 
 } // namespace lhc
