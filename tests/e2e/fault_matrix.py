@@ -16,6 +16,7 @@ Exit status: 0 passed, 1 failed, 77 skipped (not root, tools missing).
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,8 +107,20 @@ def make_certs(work):
             f"{name}.csr", "-subj", f"/CN={san.split(',')[0][4:]}")
         run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem")
+    # The good certificate's key and names, valid for one day in 2020: `openssl x509` cannot
+    # date a certificate in the past, `openssl ca` can.
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = past\n[past]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                "serial = ca.srl\ndefault_md = sha256\npolicy = any\n[any]\n"
+                "commonName = supplied\n")
+    open(os.path.join(d, "index.txt"), "w").close()
+    run("ca", "-batch", "-notext", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
+        "-in", "good.csr", "-extfile", "good.ext", "-startdate", "20200101000000Z",
+        "-enddate", "20200102000000Z", "-out", "expired.pem")
+    shutil.copy(os.path.join(d, "good.key"), os.path.join(d, "expired.key"))
     certs = {}
-    for name in ("ca.pem", "good.pem", "good.key", "wrong.pem", "wrong.key"):
+    for name in ("ca.pem", "good.pem", "good.key", "wrong.pem", "wrong.key", "expired.pem",
+                 "expired.key"):
         with open(os.path.join(d, name)) as f:
             certs[name] = f.read()
     return certs
@@ -385,6 +398,21 @@ def tls_mismatch(m):
            DETECT_REFUSED, r"(?i)certificate|TLS|Can't contact|Connect error")
 
 
+def tls_expired(m):
+    c = m.c
+
+    def expired():
+        slapd_cert(c, "expired")
+        r = c.sh(f"LDAPTLS_CACERT={CA_FILE} ldapsearch -x -H ldaps://{NAME}/ -s base -b '' "
+                 "namingContexts", check=False, timeout=10)
+        if r.returncode == 0:
+            raise e2e.Failed("slapd still serves a valid certificate after the change")
+
+    outage(m, "TLS certificate expired (ldaps, StartTLS)",
+           "outage; valid certificate: back", expired, lambda: slapd_cert(c, "good"),
+           DETECT_REFUSED, r"(?i)certificate|TLS|Can't contact|Connect error")
+
+
 def name_gone(m):
     outage(m, f"server name no longer resolves ({NAME} out of /etc/hosts)",
            "outage; name back: back",
@@ -590,6 +618,7 @@ def matrix(c, deb):
     single_failure(m)
     password_rotation(m)
     tls_mismatch(m)
+    tls_expired(m)
     name_gone(m)
     reload_scenarios(m)
     many_sighups(m)
