@@ -124,8 +124,10 @@ def steady_state(server, table, rounds, per_check_runs, interval):
         n0 = wait_rounds(notify, daemon, early // 2, 120)
         mem0 = smaps_rollup(daemon.pid)
         server.hang()
-        time.sleep(STALL)
-        server.resume()
+        try:
+            time.sleep(STALL)
+        finally:
+            server.resume()
         n1 = wait_rounds(notify, daemon, early, 120)
         cpu1, mem1, t1 = proc_cpu_seconds(daemon.pid), smaps_rollup(daemon.pid), time.monotonic()
         n2 = wait_rounds(notify, daemon, rounds, 600)
@@ -159,8 +161,9 @@ def steady_state(server, table, rounds, per_check_runs, interval):
     growth_anon = mem2["Anonymous"] - mem1["Anonymous"]
     growth_rss = mem2["Rss"] - mem1["Rss"]
     rows += [
-        Row("2", "one-time cost of an incident: anonymous memory, round %d to %d, with a %.1f s "
-            "slapd stall (rounds overlap) between" % (n0, n1, STALL),
+        Row("2", "memory an incident leaves: anonymous, round %d to %d, with a %.1f s slapd "
+            "stall between (rounds overlap; the daemon trims its heap after them)"
+            % (n0, n1, STALL),
             "%+d KiB" % (mem1["Anonymous"] - mem0["Anonymous"]), "", ""),
         Row("2", "daemon after %d rounds: RSS / PSS / anonymous" % n1,
             "%s / %s / %s" % (mib(mem1["Rss"]), mib(mem1["Pss"]), mib(mem1["Anonymous"])), "", ""),

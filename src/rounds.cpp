@@ -67,8 +67,11 @@ std::optional<RoundResult> ThreadRoundRunner::take_finished() {
     lock.unlock();
     // Overlapping rounds (a slow or hung server) raise the heap's high-water mark; give that
     // memory back once they are over, so an incident does not leave the daemon bigger for
-    // the years it runs. Steady state, one round at a time, never gets here.
-    if (overlap_ended) {
+    // the years it runs. Steady state, one round at a time, never gets here; a directory that
+    // is always slower than --retry-interval overlaps every cycle, hence the spacing.
+    auto now = std::chrono::steady_clock::now();
+    if (overlap_ended && (!last_trim_ || now - *last_trim_ >= trim_spacing)) {
+        last_trim_ = now;
         ++trims_;
         malloc_trim(0);
     }

@@ -5,6 +5,7 @@
 
 #include "probe.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -32,13 +33,15 @@ class ThreadRoundRunner final : public RoundRunner {
     std::size_t in_flight() const override;
     std::optional<RoundResult> take_finished() override;
     int wake_fd() const override;
-    // How often memory was handed back after overlapping rounds (for tests).
+    // How often memory was handed back after overlapping rounds: at most once per minute.
     std::size_t trims() const;
+    static constexpr std::chrono::seconds trim_spacing{60};
 
   private:
     struct State;
     std::shared_ptr<State> state_;
     std::size_t trims_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> last_trim_;
 };
 
 } // namespace lhc

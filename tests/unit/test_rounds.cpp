@@ -1,5 +1,6 @@
 // ThreadRoundRunner on real threads: results come back through the wake fd, in order, and the
-// memory that overlapping rounds raised is handed back once they are over (and only then).
+// memory that overlapping rounds raised is handed back once they are over (and only then, at
+// most once per trim_spacing).
 #include "rounds.hpp"
 
 #include <condition_variable>
@@ -78,4 +79,19 @@ TEST(ThreadRoundRunner, OverlappingRoundsTrimOnceWhenAllAreTaken) {
     runner.start(single);
     take_one(runner);
     EXPECT_EQ(runner.trims(), 1U);
+}
+
+TEST(ThreadRoundRunner, OverlapsEveryCycleTrimAtMostOncePerSpacing) {
+    // A directory always slower than --retry-interval: rounds overlap in every cycle.
+    ThreadRoundRunner runner;
+    for (int cycle = 0; cycle < 5; ++cycle) {
+        auto prober = std::make_shared<GatedProber>();
+        runner.start(prober);
+        runner.start(prober);
+        prober->open();
+        take_one(runner);
+        take_one(runner);
+    }
+    EXPECT_EQ(runner.trims(), 1U) << "5 cycles well within "
+                                  << ThreadRoundRunner::trim_spacing.count() << " s";
 }
