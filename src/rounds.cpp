@@ -61,16 +61,19 @@ std::optional<RoundResult> ThreadRoundRunner::take_finished() {
     }
     RoundResult r = std::move(state_->finished.front());
     state_->finished.pop_front();
-    bool overlap_ended = state_->running == 0 && state_->finished.empty() && state_->peak > 1;
-    if (state_->running == 0 && state_->finished.empty())
+    bool idle = state_->running == 0 && state_->finished.empty();
+    bool overlap_ended = idle && state_->peak > 1;
+    if (idle)
         state_->peak = 0;
     lock.unlock();
     // Overlapping rounds (a slow or hung server) raise the heap's high-water mark; give that
     // memory back once they are over, so an incident does not leave the daemon bigger for
     // the years it runs. Steady state, one round at a time, never gets here; a directory that
     // is always slower than --retry-interval overlaps every cycle, hence the spacing.
+    if (!overlap_ended)
+        return r;
     auto now = std::chrono::steady_clock::now();
-    if (overlap_ended && (!last_trim_ || now - *last_trim_ >= trim_spacing)) {
+    if (!last_trim_ || now - *last_trim_ >= trim_spacing) {
         last_trim_ = now;
         ++trims_;
         malloc_trim(0);
