@@ -115,7 +115,7 @@ def make_certs(work):
                 "commonName = supplied\n")
     open(os.path.join(d, "index.txt"), "w").close()
     with open(os.path.join(d, "past.srl"), "w") as f:  # a serial of its own, not good's
-        f.write("7" + os.urandom(15).hex() + "\n")
+        f.write("7f" + os.urandom(15).hex() + "\n")  # even length, positive
     run("ca", "-batch", "-notext", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
         "-in", "good.csr", "-extfile", "good.ext", "-startdate", "20200101000000Z",
         "-enddate", "20200102000000Z", "-out", "expired.pem")
