@@ -165,11 +165,25 @@ class Reader {
 
 using UrlWarn = std::function<void(const std::string &)>;
 
+// What libldap's URL parser skips around a URL: an enclosing "<...>" and a "URL:" prefix.
+std::string normalise_url(std::string url) {
+    if (url.size() >= 2 && url.front() == '<' && url.back() == '>')
+        url = url.substr(1, url.size() - 2);
+    if (url.size() >= 4 && strncasecmp(url.c_str(), "URL:", 4) == 0)
+        url.erase(0, 4);
+    return url;
+}
+
+struct ServerList {
+    std::vector<std::string> literal;    // as Postfix joins them for ldap_initialize()
+    std::vector<std::string> normalised; // the same, one normalised URL each
+};
+
 // dict_ldap_open()'s server_host loop: LDAP URLs as they are (checked by libldap like Postfix
 // does), host:port and bare hosts turned into ldap:// URLs. `warn` also hears of every
 // non-ldap scheme, which needs protocol version 3.
-void build_urls(const std::string &hosts, int port, std::vector<std::string> &urls,
-                const UrlWarn &warn) {
+ServerList build_urls(const std::string &hosts, int port, const UrlWarn &warn) {
+    ServerList list;
     const std::string seps = ", \t\r\n";
     std::size_t i = 0;
     while ((i = hosts.find_first_not_of(seps, i)) != std::string::npos) {
@@ -177,9 +191,11 @@ void build_urls(const std::string &hosts, int port, std::vector<std::string> &ur
         std::string h = hosts.substr(i, end - i);
         i = end;
         if (!ldap_is_ldap_url(h.c_str())) {
-            urls.push_back(h.find(':') != std::string::npos
-                               ? "ldap://" + h
-                               : "ldap://" + h + ":" + std::to_string(port));
+            // Not checked here: libldap refuses a malformed one with the whole list.
+            h = h.find(':') != std::string::npos ? "ldap://" + h
+                                                 : "ldap://" + h + ":" + std::to_string(port);
+            list.literal.push_back(h);
+            list.normalised.push_back(h);
             continue;
         }
         LDAPURLDesc *desc = nullptr;
@@ -192,8 +208,17 @@ void build_urls(const std::string &hosts, int port, std::vector<std::string> &ur
             warn(std::string("URL scheme ") + desc->lud_scheme + " requires protocol version 3");
         }
         ldap_free_urldesc(desc);
-        urls.push_back(h);
+        list.literal.push_back(h);
+        list.normalised.push_back(normalise_url(h));
     }
+    return list;
+}
+
+std::string join(const std::vector<std::string> &v) {
+    std::string out;
+    for (const auto &s : v)
+        out += (out.empty() ? "" : " ") + s;
+    return out;
 }
 
 void read_connection(Reader &r, LdapTable &t) {
@@ -206,8 +231,7 @@ void read_connection(Reader &r, LdapTable &t) {
         t.version = 3;
     }
     // Only the first non-ldap URL warns: it raises the version for the rest.
-    std::vector<std::string> urls;
-    build_urls(t.server_host, t.server_port, urls, [&](const std::string &what) {
+    build_urls(t.server_host, t.server_port, [&](const std::string &what) {
         bool scheme = what.rfind("URL scheme", 0) == 0;
         if (scheme && t.version == 3)
             return;
@@ -215,6 +239,27 @@ void read_connection(Reader &r, LdapTable &t) {
         if (scheme)
             t.version = 3;
     });
+    if (std::string why = t.url_list_error(); !why.empty())
+        r.warn("server_host", "Postfix accepts this server_host, but libldap refuses the URL list "
+                              "it makes (" +
+                                  why +
+                                  "): every lookup fails (Unable to init LDAP "
+                                  "server)");
+}
+
+// Values Postfix accepts although libldap then fails or never gives up; the probe makes the
+// same calls, so these only explain the verdict in advance (--check-config, the journal).
+void warn_timeout(Reader &r, int timeout) {
+    std::string value = "timeout = " + std::to_string(timeout) + ": ";
+    if (timeout == 0)
+        r.warn("timeout", value + "libldap refuses a zero search time limit: every lookup fails");
+    else if (timeout == -1)
+        r.warn("timeout", value +
+                              "Postfix waits without end for a server that does not "
+                              "answer; ldap-health-check gives up after " +
+                              std::to_string(LdapTable::unbounded_wait_seconds) + " s");
+    else if (timeout < -1)
+        r.warn("timeout", value + "libldap gives up on every wait at once: every lookup fails");
 }
 
 Scope parse_scope(Reader &r) {
@@ -240,6 +285,7 @@ void read_query(Reader &r, LdapTable &t) {
     t.scope = parse_scope(r);
     t.search_base = r.str("search_base", "");
     t.timeout = r.integer("timeout", 10);
+    warn_timeout(r, t.timeout);
     t.query_filter = r.str("query_filter", "(mailacceptinggeneralid=%s)");
     // An empty result_format counts as unset, and then result_filter must not be empty.
     std::string result_key = "result_format";
@@ -288,6 +334,12 @@ void read_bind_and_limits(Reader &r, LdapTable &t) {
     t.recursion_limit = r.integer("recursion_limit", 1000, 1);
     t.expansion_limit = r.integer("expansion_limit", 0);
     t.size_limit = r.integer("size_limit", t.expansion_limit);
+    if (t.size_limit < 0)
+        r.warn(r.line("size_limit") ? "size_limit" : "expansion_limit",
+               "size_limit = " + std::to_string(t.size_limit) +
+                   (r.line("size_limit") ? "" : " (from expansion_limit)") +
+                   ": Postfix sends this negative limit with every search, and a server refuses "
+                   "it (slapd: Protocol error): every lookup fails");
     t.dereference = r.integer("dereference", 0);
     if (t.dereference < 0 || t.dereference > 3) {
         r.warn("dereference", "Unrecognized value " + std::to_string(t.dereference) +
@@ -335,9 +387,21 @@ const char *scope_name(Scope s) {
 } // namespace
 
 std::vector<std::string> LdapTable::urls() const {
-    std::vector<std::string> out;
-    build_urls(server_host, server_port, out, [](const std::string &) {});
-    return out;
+    return build_urls(server_host, server_port, [](const std::string &) {}).normalised;
+}
+
+std::string LdapTable::url_list() const {
+    return join(build_urls(server_host, server_port, [](const std::string &) {}).literal);
+}
+
+std::string LdapTable::url_list_error() const {
+    LDAP *ld = nullptr;
+    int rc = ldap_initialize(&ld, url_list().c_str());
+    if (ld)
+        ldap_unbind_ext(ld, nullptr, nullptr);
+    if (rc == LDAP_SUCCESS && ld)
+        return "";
+    return ldap_err2string(rc);
 }
 
 std::vector<std::pair<std::string, std::string>> LdapTable::describe() const {

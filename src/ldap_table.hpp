@@ -51,8 +51,18 @@ struct LdapTable {
 
     std::vector<std::string> warnings; // "file:line: what"; the caller logs them
 
-    // The URLs Postfix hands to ldap_initialize(), in order (server_host + server_port rules).
+    // The URL list Postfix hands to ldap_initialize() in one call, exactly as it builds it.
+    std::string url_list() const;
+    // The same servers one URL each, in order, normalised: "<ldaps://h/>" and "URL:ldaps://h/"
+    // (forms libldap accepts) become "ldaps://h/", so the scheme can be read off the prefix.
     std::vector<std::string> urls() const;
+    // Why libldap refuses url_list() (then every Postfix lookup fails), or "" when it takes it.
+    std::string url_list_error() const;
+    // How long any single wait may last, in seconds: the timeout, or where Postfix's own
+    // client would wait without end (timeout <= 0 in the waits it does not bound),
+    // unbounded_wait_seconds. Always positive.
+    int wait_seconds() const { return timeout > 0 ? timeout : unbounded_wait_seconds; }
+    static constexpr int unbounded_wait_seconds = 10; // Postfix's default timeout
     // Every resolved parameter as (name, value), secrets shown as Secret::mask: for --debug.
     std::vector<std::pair<std::string, std::string>> describe() const;
 };

@@ -11,6 +11,7 @@
 #include "postfix_tables.hpp"
 #include "probe.hpp"
 #include "rounds.hpp"
+#include "step_deadline.hpp"
 
 #include <algorithm>
 #include <csignal>
@@ -84,12 +85,18 @@ int once(const Options &o, Logger &log) {
     RoundResult round = prober.probe_round();
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
+    int code = exit_unavailable;
     if (round.healthy()) {
         std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
-        return exit_ok;
+        code = exit_ok;
+    } else {
+        std::cout << "unhealthy: " << round.first_failure() << std::endl;
     }
-    std::cout << "unhealthy: " << round.first_failure() << std::endl;
-    return exit_unavailable;
+    // A probe left behind still runs inside libldap: exit without tearing the process down
+    // under it.
+    if (stragglers() > 0)
+        std::_Exit(code);
+    return code;
 }
 
 int run(int argc, char **argv) {
@@ -135,7 +142,7 @@ int run(int argc, char **argv) {
         // A round still stuck on a hung server runs on a detached thread inside libldap:
         // tearing the process down under it could crash, and a crash at stop would read
         // as an outage to systemd.
-        if (runner.in_flight() > 0)
+        if (runner.in_flight() > 0 || stragglers() > 0)
             std::_Exit(code);
         return code;
     } catch (const ConfigError &e) {

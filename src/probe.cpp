@@ -2,9 +2,11 @@
 
 #include "config_error.hpp"
 #include "query_expand.hpp"
+#include "step_deadline.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <future>
 #include <ldap.h>
 #include <mutex>
@@ -46,7 +48,7 @@ auto connection_key(const LdapTable &t, const std::vector<std::string> &urls) {
     bool bound = t.bind != BindMode::none;
     bool sasl = t.bind == BindMode::sasl;
     auto s = [](bool on, const std::string &v) { return on ? v : std::string(); };
-    return std::make_tuple(urls, t.version, t.timeout, static_cast<int>(t.bind),
+    return std::make_tuple(urls, t.url_list(), t.version, t.timeout, static_cast<int>(t.bind),
                            s(bound, t.bind_dn), s(bound, t.bind_pw.reveal()), t.dereference,
                            t.chase_referrals, s(sasl, t.sasl_mechs), s(sasl, t.sasl_realm),
                            s(sasl, t.sasl_authz_id), sasl ? t.sasl_minssf : 0, t.start_tls,
@@ -133,7 +135,8 @@ struct HandshakeGuard {
             return false;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
         pollfd p{fd, events, 0};
-        int n = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
+        auto ms = std::min<long long>(left.count(), INT_MAX);
+        int n = ms > 0 ? poll(&p, 1, static_cast<int>(ms)) : 0;
         if (n == 0) {
             timed_out = true;
             errno = ETIMEDOUT;
@@ -291,12 +294,13 @@ Step parse(LDAP *ld, LDAPMessage *res, bool free_it) {
 
 class Connection {
   public:
-    Connection(const ConnectionPlan &plan, Logger &log, IdleConnection *idle)
-        : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)), idle_(idle) {}
+    Connection(const ConnectionPlan &plan, Logger &log, IdleConnection *idle, StepWatch *watch)
+        : plan_(plan), t_(plan.settings), log_(log), timeout_(seconds(t_.timeout)),
+          wait_(seconds(t_.wait_seconds())), idle_(idle), watch_(watch) {}
 
     std::vector<ProbeResult> run() {
         auto start = Clock::now();
-        auto results = attempt();
+        auto results = plan_.init_error.empty() ? attempt() : unusable_url_list();
         // Postfix reconnects once when the server went away between bind and search.
         bool lost = std::any_of(results.begin(), results.end(), [](const ProbeResult &r) {
             return r.step == "search" && r.ldap_code == LDAP_SERVER_DOWN;
@@ -312,13 +316,26 @@ class Connection {
     }
 
   private:
+    // Postfix hands the whole list to ldap_initialize(): one bad entry fails every lookup.
+    std::vector<ProbeResult> unusable_url_list() {
+        server_ = t_.url_list();
+        Step s{LDAP_PARAM_ERROR, "Unable to init LDAP server: libldap refuses the server_host "
+                                 "list (" +
+                                     plan_.init_error + ")"};
+        std::vector<ProbeResult> out;
+        for (const auto &search : plan_.searches)
+            out.push_back(failure(search, s));
+        return out;
+    }
+
     std::vector<ProbeResult> attempt() {
         handle_ = std::make_unique<LdapHandle>();
         Step s = connect();
         if (s.ok() && t_.start_tls)
-            s = step("starttls", start_tls());
+            s = step("starttls", [&] { return start_tls(); });
         if (s.ok() && t_.bind != BindMode::none)
-            s = step("bind", t_.bind == BindMode::sasl ? bind_sasl() : bind_simple());
+            s = step("bind",
+                     [&] { return t_.bind == BindMode::sasl ? bind_sasl() : bind_simple(); });
         std::vector<ProbeResult> out;
         for (const auto &search : plan_.searches)
             out.push_back(s.ok() ? run_search(search) : failure(search, s));
@@ -329,8 +346,17 @@ class Connection {
         return out;
     }
 
-    Step step(const char *name, Step s) {
+    // Every step is announced with its limit, so that a wait libldap does not bound (name
+    // resolution, a referral's bind) still ends there.
+    void begin(const char *name) {
         step_ = name;
+        if (watch_)
+            watch_->begin(name, server_, std::chrono::seconds(wait_.tv_sec));
+    }
+
+    template <typename F> Step step(const char *name, F run) {
+        begin(name);
+        Step s = run();
         if (s.ok())
             log_.debug(msg() << server_ << ": " << name << " ok");
         return s;
@@ -350,17 +376,20 @@ class Connection {
     // The table loader already raised version to 3 where Postfix does (ldaps://, ldapi://).
     Step set_options(LdapHandle &h) {
         LDAP *ld = h.ld;
-        h.guard.timeout = timeout_;
+        h.guard.timeout = wait_;
         h.cb.lc_add = on_connect;
         h.cb.lc_del = on_disconnect;
         h.cb.lc_arg = &h.guard;
         int version = t_.version;
         int deref = t_.dereference;
-        timeval net = timeout_;
+        // Postfix's value where libldap bounds the connect with it (0 fails at once, as for
+        // Postfix); where libldap would wait without end (< 0), ours. LDAP_OPT_TIMEOUT, which
+        // Postfix leaves unset, bounds the synchronous calls libldap makes on its own.
+        timeval net = t_.timeout >= 0 ? timeout_ : wait_;
         bool ok =
             ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net) == LDAP_OPT_SUCCESS &&
-            ldap_set_option(ld, LDAP_OPT_TIMEOUT, &net) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_TIMEOUT, &wait_) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld, LDAP_OPT_DEREF, &deref) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld, LDAP_OPT_REFERRALS,
                             t_.chase_referrals ? LDAP_OPT_ON : LDAP_OPT_OFF) == LDAP_OPT_SUCCESS &&
@@ -404,6 +433,7 @@ class Connection {
         Step last{LDAP_SERVER_DOWN, "no server_host"};
         for (const auto &url : plan_.urls) {
             server_ = url;
+            begin("connect");
             auto h = std::make_unique<LdapHandle>();
             int rc = ldap_initialize(&h->ld, url.c_str());
             if (rc != LDAP_SUCCESS) {
@@ -445,8 +475,9 @@ class Connection {
         int rc = ldap_start_tls(ld, nullptr, nullptr, &msgid);
         if (rc != LDAP_SUCCESS)
             return {rc, diagnostic_of(ld)};
+        // Postfix's ldap_start_tls_s() runs under alarm(timeout), which 0 or less disables.
         LDAPMessage *res = nullptr;
-        Step s = await_result(ld, msgid, timeout_, &res);
+        Step s = await_result(ld, msgid, wait_, &res);
         if (!s.ok())
             return s;
         s = parse(ld, res, true);
@@ -468,7 +499,7 @@ class Connection {
         if (rc != LDAP_SUCCESS)
             return {rc, diagnostic_of(ld)};
         LDAPMessage *res = nullptr;
-        Step s = await_result(ld, msgid, timeout_, &res);
+        Step s = await_result(ld, msgid, result_wait(), &res);
         return s.ok() ? parse(ld, res, true) : s;
     }
 
@@ -519,28 +550,33 @@ class Connection {
             res = nullptr;
             if (rc != LDAP_SASL_BIND_IN_PROGRESS)
                 return rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(ld)};
-            Step s = await_result(ld, msgid, timeout_, &res);
+            // Postfix's synchronous SASL bind has no timeout at all.
+            Step s = await_result(ld, msgid, wait_, &res);
             if (!s.ok())
                 return s;
         }
     }
 
     ProbeResult run_search(const SearchPlan &search) {
-        step_ = "search";
+        begin("search");
         LDAP *ld = handle_->ld;
         std::vector<char *> attrs;
         for (const auto &a : search.attributes)
             attrs.push_back(const_cast<char *>(a.c_str()));
         attrs.push_back(nullptr);
+        // As Postfix: the time limit is the raw timeout (0 is refused by libldap), and the size
+        // limit goes through the option, so a negative one reaches the server as it is.
         timeval tv = timeout_;
         int msgid = 0;
         int size = search.size_limit ? search.size_limit : LDAP_NO_LIMIT;
         Step s;
-        int rc =
-            ldap_search_ext(ld, search.base.c_str(), scope(search.scope), search.filter.c_str(),
-                            attrs.data(), 0, nullptr, nullptr, &tv, size, &msgid);
+        int rc = ldap_set_option(ld, LDAP_OPT_SIZELIMIT, &size);
+        if (rc == LDAP_OPT_SUCCESS)
+            rc =
+                ldap_search_ext(ld, search.base.c_str(), scope(search.scope), search.filter.c_str(),
+                                attrs.data(), 0, nullptr, nullptr, &tv, -1, &msgid);
         LDAPMessage *res = nullptr;
-        s = rc == LDAP_SUCCESS ? await_result(ld, msgid, timeout_, &res)
+        s = rc == LDAP_SUCCESS ? await_result(ld, msgid, result_wait(), &res)
                                : Step{rc, diagnostic_of(ld)};
         ProbeResult r = failure(search, s);
         if (s.ok()) {
@@ -578,11 +614,16 @@ class Connection {
         return LDAP_SCOPE_SUBTREE;
     }
 
+    // Postfix's dict_ldap_result() waits with the raw timeout; libldap reads -1 as "forever".
+    timeval result_wait() const { return t_.timeout == -1 ? wait_ : timeout_; }
+
     const ConnectionPlan &plan_;
     const LdapTable &t_;
     Logger &log_;
-    timeval timeout_;
+    timeval timeout_; // the table's own value, where Postfix passes it to libldap
+    timeval wait_;    // the bound of every wait Postfix leaves unbounded (always > 0)
     IdleConnection *idle_;
+    StepWatch *watch_;
     std::unique_ptr<LdapHandle> handle_;
     std::string server_;
     std::string step_ = "connect";
@@ -621,7 +662,7 @@ std::vector<ConnectionPlan> plan_probes(const std::vector<LdapTable> &tables,
             return connection_key(p.settings, p.urls) == key;
         });
         if (it == plans.end()) {
-            plans.push_back(ConnectionPlan{t, urls, {}});
+            plans.push_back(ConnectionPlan{t, urls, {}, t.url_list_error()});
             it = plans.end() - 1;
         }
         SearchPlan search = plan_search(t, probe_key, log);
@@ -635,16 +676,74 @@ std::vector<ConnectionPlan> plan_probes(const std::vector<LdapTable> &tables,
     return plans;
 }
 
-std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log,
-                                          IdleConnection *idle) {
-    return Connection(plan, log, idle).run();
+std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log) {
+    return Connection(plan, log, nullptr, nullptr).run();
 }
 
-LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle)
-    : plans_(std::move(plans)), log_(log) {
-    if (keep_idle)
-        for (std::size_t i = 0; i < plans_.size(); ++i)
-            idle_.push_back(std::make_unique<IdleConnection>());
+namespace {
+
+// libldap's own timeouts end a step first; this only covers scheduling and start-up.
+constexpr Duration step_grace = std::chrono::milliseconds(500);
+
+std::vector<ProbeResult> all_failed(const ConnectionPlan &plan, const std::string &step,
+                                    const std::string &server, const std::string &why) {
+    std::vector<ProbeResult> out;
+    for (const auto &search : plan.searches) {
+        ProbeResult r;
+        r.tables = search.tables;
+        r.server = server;
+        r.step = step;
+        r.ldap_code = LDAP_TIMEOUT;
+        r.diagnostic = why;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::string overrun_text(const Overrun &o) {
+    std::string what =
+        "no answer within " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(o.limit).count()) + " s";
+    if (o.step == "connect")
+        what += " (name resolution, TCP connect or TLS handshake)";
+    return what;
+}
+
+// The worker owns what it uses: left behind on an overrun, it may outlive this round and the
+// prober (a reload), until libldap returns.
+std::vector<ProbeResult> probe_bounded(std::shared_ptr<const ConnectionPlan> plan, Logger &log,
+                                       std::shared_ptr<IdleConnection> idle) {
+    std::string first = plan->urls.empty() ? plan->settings.server_host : plan->urls.front();
+    if (int n = stragglers(); n >= max_stragglers)
+        return all_failed(*plan, "connect", first,
+                          std::to_string(n) + " earlier probes still wait for an answer; no new "
+                                              "connection until one of them ends");
+    auto start = Clock::now();
+    auto results = std::make_shared<std::vector<ProbeResult>>();
+    auto overrun = run_with_step_deadlines(
+        [plan, &log, idle, results](StepWatch &watch) {
+            *results = Connection(*plan, log, idle.get(), &watch).run();
+            watch.finish();
+        },
+        step_grace);
+    if (!overrun)
+        return std::move(*results);
+    log.debug(msg() << overrun->server << ": " << overrun->step << ": " << overrun_text(*overrun)
+                    << ", leaving that probe behind");
+    auto out = all_failed(*plan, overrun->step, overrun->server, overrun_text(*overrun));
+    for (auto &r : out)
+        r.latency = Clock::now() - start;
+    return out;
+}
+
+} // namespace
+
+LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle) : log_(log) {
+    for (auto &p : plans) {
+        plans_.push_back(std::make_shared<const ConnectionPlan>(std::move(p)));
+        if (keep_idle)
+            idle_.push_back(std::make_shared<IdleConnection>());
+    }
 }
 
 LdapProber::~LdapProber() = default;
@@ -678,15 +777,15 @@ bool LdapProber::connection_closed() {
 RoundResult LdapProber::probe_round() {
     auto start = Clock::now();
     RoundResult round;
-    auto idle = [this](std::size_t i) { return idle_.empty() ? nullptr : idle_[i].get(); };
+    auto idle = [this](std::size_t i) { return idle_.empty() ? nullptr : idle_[i]; };
     if (plans_.size() == 1) {
-        round.probes = probe_connection(plans_.front(), log_, idle(0));
+        round.probes = probe_bounded(plans_.front(), log_, idle(0));
     } else {
         // Connections are probed side by side: a hung server costs one timeout, not one each.
         std::vector<std::future<std::vector<ProbeResult>>> pending;
         for (std::size_t i = 0; i < plans_.size(); ++i)
-            pending.push_back(std::async(std::launch::async, probe_connection, std::cref(plans_[i]),
-                                         std::ref(log_), idle(i)));
+            pending.push_back(
+                std::async(std::launch::async, probe_bounded, plans_[i], std::ref(log_), idle(i)));
         for (auto &f : pending)
             for (auto &r : f.get())
                 round.probes.push_back(std::move(r));
@@ -695,23 +794,28 @@ RoundResult LdapProber::probe_round() {
     return round;
 }
 
+// Saturating: "timeout = 2147483647" times a few steps does not fit in nanoseconds.
 Duration LdapProber::worst_case() const {
-    Duration worst{};
+    double worst = 0;
     for (const auto &p : plans_) {
         // Each URL's connect (with its TLS handshake), StartTLS, the bind and every search
-        // are each bounded by the timeout.
-        auto steps = p.urls.size() + (p.settings.start_tls ? 1 : 0) +
-                     (p.settings.bind != BindMode::none ? 1 : 0) + p.searches.size();
-        worst = std::max<Duration>(worst, std::chrono::seconds(p.settings.timeout) *
-                                              static_cast<long>(steps));
+        // are each bounded by the wait bound (plus the step's grace).
+        auto steps = p->urls.size() + (p->settings.start_tls ? 1 : 0) +
+                     (p->settings.bind != BindMode::none ? 1 : 0) + p->searches.size();
+        double step =
+            p->settings.wait_seconds() + std::chrono::duration<double>(step_grace).count();
+        worst = std::max(worst, step * static_cast<double>(steps));
     }
-    return worst;
+    constexpr double max_seconds = 1e9; // 31 years: "never" for any watchdog
+    if (worst >= max_seconds)
+        return Duration::max();
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(worst));
 }
 
 std::string LdapProber::summary() const {
     std::size_t searches = 0;
     for (const auto &p : plans_)
-        searches += p.searches.size();
+        searches += p->searches.size();
     return std::to_string(searches) + (searches == 1 ? " search" : " searches") + " on " +
            std::to_string(plans_.size()) + (plans_.size() == 1 ? " connection" : " connections");
 }

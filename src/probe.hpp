@@ -68,6 +68,7 @@ struct ConnectionPlan {
     LdapTable settings; // connection parameters of the first table in the group
     std::vector<std::string> urls;
     std::vector<SearchPlan> searches;
+    std::string init_error; // libldap refuses the URL list: every round fails, as in Postfix
 };
 
 // Groups tables by connection settings and expands each query with the probe key
@@ -89,14 +90,14 @@ class LdapProber final : public Prober {
     bool connection_closed() override;
 
   private:
-    std::vector<ConnectionPlan> plans_;
+    // Shared with probes that a hung server made us leave behind (see step_deadline.hpp).
+    std::vector<std::shared_ptr<const ConnectionPlan>> plans_;
     Logger &log_;
-    std::vector<std::unique_ptr<IdleConnection>> idle_; // one per plan when keep_idle
+    std::vector<std::shared_ptr<IdleConnection>> idle_; // one per plan when keep_idle
 };
 
-// Probes one connection plan (connect, TLS, bind, each search); exposed for tests.
-// With `idle`, a good connection is kept there instead of being closed.
-std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log,
-                                          IdleConnection *idle = nullptr);
+// Probes one connection plan (connect, TLS, bind, each search) on the calling thread, with
+// libldap's own timeouts only; for tests.
+std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log);
 
 } // namespace lhc
