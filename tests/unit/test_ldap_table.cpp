@@ -247,12 +247,73 @@ TEST(LdapTable, EmptyServerHostIsFatalButSeparatorsOnlyAreNot) {
 
 TEST(LdapTable, UrlsAsPostfixBuildsThem) {
     LdapTable t = parse("server_host = h1 h2:636,ldaps://x:1\tLDAP://Y:2, ldapi://%2frun%2fs\n"
-                        "  ::1 [::1] <ldap://h> cldap://h\n");
+                        "  [::1] <ldap://h> URL:ldaps://u <URL:ldap://v>\n");
+    EXPECT_EQ(t.url_list(), "ldap://h1:389 ldap://h2:636 ldaps://x:1 LDAP://Y:2 "
+                            "ldapi://%2frun%2fs ldap://[::1] <ldap://h> URL:ldaps://u "
+                            "<URL:ldap://v>");
+    // Normalised once, so that TLS is read off the scheme whatever the spelling.
     EXPECT_EQ(t.urls(),
               (std::vector<std::string>{"ldap://h1:389", "ldap://h2:636", "ldaps://x:1",
-                                        "LDAP://Y:2", "ldapi://%2frun%2fs", "ldap://::1",
-                                        "ldap://[::1]", "<ldap://h>", "ldap://cldap://h"}));
+                                        "LDAP://Y:2", "ldapi://%2frun%2fs", "ldap://[::1]",
+                                        "ldap://h", "ldaps://u", "ldap://v"}));
+    EXPECT_EQ(t.url_list_error(), "");
     EXPECT_TRUE(t.warnings.empty()); // version 3 already: no scheme warning
+}
+
+// Postfix hands libldap the whole list in one call: one entry it cannot parse fails every
+// lookup ("Unable to init LDAP server"), although the good entries would answer.
+TEST(LdapTable, OneMalformedServerEntryFailsTheWholeList) {
+    for (const char *bad : {"::1", "host:abc", "http://h/", "cldap://h", "h:1:2"}) {
+        LdapTable t = parse(std::string("server_host = ldap://good/ ") + bad);
+        EXPECT_NE(t.url_list_error(), "") << bad;
+        ASSERT_EQ(t.warnings.size(), 1u) << bad;
+        EXPECT_NE(t.warnings[0].find(F + ":1: Postfix accepts this server_host, but libldap "
+                                         "refuses the URL list"),
+                  std::string::npos)
+            << t.warnings[0];
+    }
+    // An ldap:// URL that libldap cannot parse is skipped by Postfix itself, with a warning.
+    LdapTable skipped = parse("server_host = ldap://good/ ldap://h/??nosuchscope");
+    EXPECT_EQ(skipped.url_list_error(), "");
+    EXPECT_EQ(skipped.urls(), std::vector<std::string>{"ldap://good/"});
+}
+
+TEST(LdapTable, TimeoutsPostfixAcceptsButCannotUseAreExplained) {
+    auto only_warning = [](const std::string &text) {
+        LdapTable t = parse(text);
+        return t.warnings.size() == 1 ? t.warnings[0]
+                                      : "warnings: " + std::to_string(t.warnings.size());
+    };
+    EXPECT_NE(only_warning("timeout = 0")
+                  .find(":1: timeout = 0: libldap refuses a zero search "
+                        "time limit: every lookup fails"),
+              std::string::npos);
+    EXPECT_NE(only_warning("timeout = -2")
+                  .find(":1: timeout = -2: libldap gives up on every wait "
+                        "at once: every lookup fails"),
+              std::string::npos);
+    EXPECT_NE(only_warning("timeout = -1").find(":1: timeout = -1: Postfix waits without end"),
+              std::string::npos);
+    EXPECT_EQ(parse("timeout = 2147483647").warnings, Warnings{});
+}
+
+TEST(LdapTable, EveryWaitHasAPositiveBound) {
+    EXPECT_EQ(parse("timeout = 3").wait_seconds(), 3);
+    for (const char *t : {"timeout = 0", "timeout = -1", "timeout = -2", "timeout = -2147483648"})
+        EXPECT_EQ(parse(t).wait_seconds(), LdapTable::unbounded_wait_seconds) << t;
+    EXPECT_EQ(parse("timeout = 2147483647").wait_seconds(), 2147483647);
+}
+
+TEST(LdapTable, NegativeSizeLimitIsExplainedWhereverItComesFrom) {
+    LdapTable own = parse("size_limit = -1");
+    ASSERT_EQ(own.warnings.size(), 1u);
+    EXPECT_NE(own.warnings[0].find(F + ":1: size_limit = -1: Postfix sends this negative limit"),
+              std::string::npos);
+    LdapTable inherited = parse("query_filter = (mail=%s)\nexpansion_limit = -3");
+    ASSERT_EQ(inherited.warnings.size(), 1u);
+    EXPECT_NE(inherited.warnings[0].find(F + ":2: size_limit = -3 (from expansion_limit)"),
+              std::string::npos);
+    EXPECT_EQ(parse("expansion_limit = -3\nsize_limit = 0").warnings, Warnings{});
 }
 
 TEST(LdapTable, ServerPortAppliesToBareHostsOnly) {
