@@ -289,9 +289,14 @@ def run_postmap_verbose(path, key, limit):
     return proc.returncode, err
 
 
+# With timeout = -1 libldap waits without end; we give up after this many seconds (Postfix's
+# default timeout, LdapTable::unbounded_wait_seconds), so the oracle must wait longer.
+UNBOUNDED_WAIT = 10
+
+
 def oracle_limit(timeout):
     """"No answer within a few timeouts" (Postfix does not bound every wait)."""
-    return 2 * max(timeout, 1) + 3.0
+    return 2 * (timeout if timeout > 0 else UNBOUNDED_WAIT) + 3.0
 
 
 # -- the suite ----------------------------------------------------------------------------
