@@ -31,7 +31,9 @@ std::vector<std::string> table_files(const Options &o, Logger &log) {
     auto found = discover_ldap_tables(o.postconf, o.postfix_config_dir);
     for (const auto &name : found.skipped)
         log.warning(msg() << "ldap:" << name
-                          << ": parameters in main.cf are not supported, not watched");
+                          << ": not an absolute path after Postfix's $name expansion, so its "
+                             "parameters live in main.cf ("
+                          << name << "_server_host, ...): not supported, not watched");
     if (found.files.empty())
         throw ConfigError("no --conffile given and postconf names no ldap: or proxy:ldap: table");
     std::string list;

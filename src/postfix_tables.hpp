@@ -1,6 +1,8 @@
 // Zero configuration: the ldap: and proxy:ldap: tables that Postfix itself uses.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,10 +14,17 @@ struct DiscoveredTables {
     std::vector<std::string> skipped; // ldap:name forms that live in main.cf, not in a file
 };
 
-// Scans `postconf` and `postconf -P` output for ldap:/path and proxy:ldap:/path.
+// postconf runs at start and on every reload: a hung one must not hang the daemon.
+inline constexpr std::chrono::milliseconds postconf_deadline = std::chrono::seconds(10);
+// Postfix 3.7 prints about 35 KiB; far more is not postconf.
+inline constexpr std::size_t postconf_output_limit = std::size_t{1} << 20;
+
+// Scans `postconf -x` and `postconf -P -x` output for ldap:/path and proxy:ldap:/path.
 DiscoveredTables find_ldap_tables(std::string_view postconf_output);
 
-// Runs `postconf [-c DIR]` and `postconf -P [-c DIR]`; throws ConfigError when it cannot.
-DiscoveredTables discover_ldap_tables(const std::string &postconf, const std::string &config_dir);
+// Runs `postconf -x [-c DIR]` and `postconf -P -x [-c DIR]`, each killed after `deadline`;
+// throws ConfigError when either cannot run, fails, says too much or does not answer in time.
+DiscoveredTables discover_ldap_tables(const std::string &postconf, const std::string &config_dir,
+                                      std::chrono::milliseconds deadline = postconf_deadline);
 
 } // namespace lhc
