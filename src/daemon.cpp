@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <time.h>
+#include <utility>
 
 namespace lhc {
 

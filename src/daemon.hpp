@@ -9,7 +9,6 @@
 #include "reloader.hpp"
 #include "rounds.hpp"
 
-#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>

@@ -62,6 +62,9 @@ bool ThreadReloader::pending() const {
 
 std::optional<ReloadResult> ThreadReloader::take_finished() {
     std::lock_guard lock(state_->mutex);
+    // The wake fd is written only together with `finished`: no read(2) on every loop turn.
+    if (!state_->finished)
+        return std::nullopt;
     uint64_t drained;
     (void)!read(state_->event_fd, &drained, sizeof drained);
     return std::exchange(state_->finished, std::nullopt);
