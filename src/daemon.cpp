@@ -3,8 +3,10 @@
 #include "config_error.hpp"
 #include "exit_codes.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <time.h>
+#include <utility>
 
 namespace lhc {
 
@@ -32,37 +34,66 @@ std::string monotonic_usec() {
 } // namespace
 
 Daemon::Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
-               RoundRunner &runner, Logger &log)
+               RoundRunner &runner, Reloader &reloader, Logger &log)
     : state_(policy), factory_(std::move(factory)), notifier_(notifier), events_(events),
-      runner_(runner), log_(log) {}
+      runner_(runner), reloader_(reloader), log_(log) {}
 
+// The first load runs in the loop: until it is done there is nothing to probe with.
 std::unique_ptr<Prober> Daemon::load() const {
     auto prober = factory_();
-    // A round that can outlast half the watchdog period would get a healthy daemon killed.
-    if (auto period = notifier_.watchdog_period()) {
-        Duration half = std::chrono::duration_cast<Duration>(*period) / 2;
-        if (prober->worst_case() > half || state_.policy().interval > half)
-            throw ConfigError(
-                "WATCHDOG_USEC: a probe round can take up to " +
-                seconds_text(prober->worst_case()) + " (timeout x steps) and the interval is " +
-                seconds_text(state_.policy().interval) + ", but both must fit in half of the " +
-                seconds_text(*period) + " watchdog period: raise WatchdogSec= or lower timeout");
-    }
+    check_fits_watchdog(*prober);
     return prober;
 }
 
+// A round that can outlast half the watchdog period would get a healthy daemon killed.
+void Daemon::check_fits_watchdog(const Prober &prober) const {
+    auto period = notifier_.watchdog_period();
+    if (!period)
+        return;
+    Duration half = std::chrono::duration_cast<Duration>(*period) / 2;
+    if (prober.worst_case() > half || state_.policy().interval > half)
+        throw ConfigError(
+            "WATCHDOG_USEC: a probe round can take up to " + seconds_text(prober.worst_case()) +
+            " (timeout x steps) and the interval is " + seconds_text(state_.policy().interval) +
+            ", but both must fit in half of the " + seconds_text(*period) +
+            " watchdog period: raise WatchdogSec= or lower timeout");
+}
+
 void Daemon::reload() {
-    notifier_.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() +
-                     "\nSTATUS=Reloading the tables");
-    try {
-        prober_ = load();
+    notifier_.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() + "\n" +
+                     status_line("Reloading the tables"));
+    reloader_.start(factory_);
+}
+
+void Daemon::finish_reload(ReloadResult result) {
+    if (result.prober) {
+        try {
+            check_fits_watchdog(*result.prober);
+        } catch (const ConfigError &e) {
+            result = ReloadResult{nullptr, e.what()};
+        }
+    }
+    if (result.prober) {
+        prober_ = std::move(result.prober);
+        reload_failure_.reset();
         log_.notice(msg() << "reloaded: " << prober_->summary());
-    } catch (const std::exception &e) {
-        // A broken file must never stop mail: keep probing with what we had.
-        log_.err(msg() << "reload failed, keeping the previous configuration: " << e.what());
+    } else {
+        // A broken file must never stop mail: keep probing with what we had, and say so in
+        // every STATUS= until a reload succeeds.
+        reload_failure_ = result.error;
+        log_.err(msg() << "reload failed, keeping the previous configuration: " << result.error);
     }
     // READY=1 closes the reload; before the first good round systemd is still waiting for it.
-    notifier_.notify(state_.ready() ? "READY=1" : "STATUS=Probing " + prober_->summary());
+    notifier_.notify(std::string(state_.ready() ? "READY=1\n" : "") +
+                     status_line("Probing " + prober_->summary()));
+    next_start_ = events_.now();
+    // The files may have changed again since this reload read them.
+    if (std::exchange(reload_again_, false))
+        reload();
+}
+
+std::string Daemon::status_line(const std::string &text) const {
+    return "STATUS=" + text + (reload_failure_ ? "; last reload failed: " + *reload_failure_ : "");
 }
 
 std::string Daemon::status(const RoundResult &round, const HealthState::Step &step) const {
@@ -89,7 +120,7 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
         log_.notice(msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
                           << ms_text(round.latency));
     notifier_.notify(std::string(step.ready ? "READY=1\n" : "") +
-                     (step.watchdog ? "WATCHDOG=1\n" : "") + "STATUS=" + status(round, step));
+                     (step.watchdog ? "WATCHDOG=1\n" : "") + status_line(status(round, step)));
     next_start_ = step.next;
     if (!step.give_up)
         return std::nullopt;
@@ -103,21 +134,26 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
 std::vector<int> Daemon::watched_fds() const {
     std::vector<int> fds = prober_->watch_fds();
     fds.push_back(runner_.wake_fd());
+    fds.push_back(reloader_.wake_fd());
     return fds;
 }
 
 // Rounds start on schedule; one that is still out after --retry-interval does not hold up
-// the next, up to --failures rounds at once. Normally a round ends in a millisecond and this
-// is a plain loop; against a hung server the rounds overlap and their timeouts end together.
+// the next, up to --failures (at most max_rounds_in_flight) rounds at once. Normally a round
+// ends in a millisecond and this is a plain loop; against a hung server the rounds overlap and
+// their timeouts end together. A reload runs beside the rounds, which keep the old prober.
 int Daemon::run() {
     prober_ = load();
-    notifier_.notify("STATUS=Probing " + prober_->summary());
+    notifier_.notify(status_line("Probing " + prober_->summary()));
     next_start_ = events_.now();
-    auto max_in_flight = static_cast<std::size_t>(state_.policy().failures);
+    auto max_in_flight =
+        std::min(static_cast<std::size_t>(state_.policy().failures), max_rounds_in_flight);
     for (;;) {
         while (auto round = runner_.take_finished())
             if (auto code = finish(*round))
                 return *code;
+        if (auto reloaded = reloader_.take_finished())
+            finish_reload(std::move(*reloaded));
         TimePoint now = events_.now();
         bool can_start = runner_.in_flight() < max_in_flight;
         if (can_start && now >= next_start_) {
@@ -137,12 +173,16 @@ int Daemon::run() {
             }
             break;
         case Wakeup::terminate:
-            notifier_.notify("STOPPING=1\nSTATUS=Stopping");
+            notifier_.notify("STOPPING=1\n" + status_line("Stopping"));
             log_.info("stopping on signal");
             return exit_ok;
         case Wakeup::reload:
-            reload();
-            next_start_ = events_.now();
+            if (reloader_.pending()) {
+                log_.info("reload requested while one is running: reloading again after it");
+                reload_again_ = true;
+            } else {
+                reload();
+            }
             break;
         }
     }

@@ -6,22 +6,20 @@
 #include "log.hpp"
 #include "notifier.hpp"
 #include "probe.hpp"
+#include "reloader.hpp"
 #include "rounds.hpp"
 
-#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace lhc {
 
-// Builds a prober from the configuration files; throws ConfigError on a bad file.
-using ProberFactory = std::function<std::unique_ptr<Prober>()>;
-
 class Daemon {
   public:
     Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
-           RoundRunner &runner, Logger &log);
+           RoundRunner &runner, Reloader &reloader, Logger &log);
 
     // Runs until SIGTERM/SIGINT (exit_ok) or an outage (exit_unavailable). Throws ConfigError
     // when the first configuration cannot be loaded or cannot fit the watchdog period.
@@ -29,8 +27,11 @@ class Daemon {
 
   private:
     std::unique_ptr<Prober> load() const;
+    void check_fits_watchdog(const Prober &prober) const;
     void reload();
+    void finish_reload(ReloadResult result);
     std::string status(const RoundResult &round, const HealthState::Step &step) const;
+    std::string status_line(const std::string &text) const;
     // Acts on one finished round; returns an exit code when the daemon must stop.
     std::optional<int> finish(const RoundResult &round);
     std::vector<int> watched_fds() const;
@@ -40,9 +41,12 @@ class Daemon {
     Notifier &notifier_;
     EventSource &events_;
     RoundRunner &runner_;
+    Reloader &reloader_;
     Logger &log_;
     std::shared_ptr<Prober> prober_; // shared with the rounds still in flight
     TimePoint next_start_{};
+    bool reload_again_ = false;                 // a SIGHUP came while a reload was pending
+    std::optional<std::string> reload_failure_; // until a reload succeeds
 };
 
 } // namespace lhc

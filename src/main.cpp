@@ -10,6 +10,7 @@
 #include "notifier.hpp"
 #include "postfix_tables.hpp"
 #include "probe.hpp"
+#include "reloader.hpp"
 #include "rounds.hpp"
 #include "step_deadline.hpp"
 
@@ -137,14 +138,16 @@ int run(int argc, char **argv) {
         SdNotifier notifier;
         SignalEventSource events;
         ThreadRoundRunner runner;
+        ThreadReloader reloader;
         Daemon daemon(
             policy_of(o), [&] { return make_daemon_prober(o, log); }, notifier, events, runner,
-            log);
+            reloader, log);
         int code = daemon.run();
-        // A round still stuck on a hung server runs on a detached thread inside libldap:
-        // tearing the process down under it could crash, and a crash at stop would read
-        // as an outage to systemd.
-        if (runner.in_flight() > 0 || stragglers() > 0)
+        // A round or a probe still stuck on a hung server runs on a detached thread inside libldap,
+        // and a reload stuck on a table file or postconf uses `o` and `log` from this frame:
+        // tearing the process down under them could crash, and a crash at stop would read as an
+        // outage to systemd.
+        if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0)
             std::_Exit(code);
         return code;
     } catch (const ConfigError &e) {

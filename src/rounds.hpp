@@ -12,6 +12,13 @@
 
 namespace lhc {
 
+// Rounds in flight at once, whatever --failures says. Each costs a thread and a connection to
+// the directory; against a silent server a large --failures once meant thousands of both,
+// which also exhausted the server's descriptors. Up to this many --failures a hang is still
+// confirmed after about one timeout; beyond it, rounds time out in batches of this size, so
+// confirming takes about ceil(failures / max_rounds_in_flight) timeouts.
+inline constexpr std::size_t max_rounds_in_flight = 4;
+
 class RoundRunner {
   public:
     virtual ~RoundRunner() = default;

@@ -426,7 +426,8 @@ def name_gone(m):
 
 
 def reload_bad_table(m, name, break_cmd, repair_cmd, where):
-    """A table goes bad, then `systemctl reload`: the old configuration stays in force."""
+    """A table goes bad, then `systemctl reload`: the reload fails (ExecReload= checks the
+    tables before it signals the daemon) and the old configuration stays in force."""
     if not m.settle(name):
         return
     c = m.c
@@ -435,14 +436,14 @@ def reload_bad_table(m, name, break_cmd, repair_cmd, where):
     since = m.now()
     ping = m.show("WatchdogTimestampMonotonic")
     t0 = time.monotonic()
-    c.sh(f"systemctl reload {UNIT}", check=False)
+    refused = c.sh(f"systemctl reload {UNIT}", check=False).returncode != 0
     pinged = m.wait_for(lambda: m.show("WatchdogTimestampMonotonic") != ping, 10, step=0.05)
     took = time.monotonic() - t0 if pinged is not None else None
     time.sleep(INTERVAL)
     error = next((line for line in m.daemon_log(since, "err").splitlines()
-                  if "reload failed" in line), "")
+                  if re.search(where, line)), "")
     healthy = m.status().startswith("LDAP healthy")
-    ok = (re.search(where, error) is not None and m.untouched(master, main) and healthy
+    ok = (refused and error != "" and m.untouched(master, main) and healthy
           and took is not None and took <= INTERVAL + 1)
     log(f"  {name}: {error}")
     c.sh(repair_cmd)
@@ -451,7 +452,9 @@ def reload_bad_table(m, name, break_cmd, repair_cmd, where):
     time.sleep(0.5)
     restored = "reloaded:" in m.daemon_log(since)
     m.row(name, ok and restored,
-          "old config kept, error with file[:line], postfix untouched, watchdog pinged",
+          "reload refused, old config kept, error with file[:line], postfix untouched, "
+          "watchdog pinged",
+          f"reload {'refused' if refused else 'NOT refused'}; "
           f"{error[error.find('/etc'):][:80] or 'no error logged'}; postfix+guard PIDs "
           f"unchanged: {m.untouched(master, main)}; healthy: {healthy}; fixed+reload: "
           f"{'reloaded' if restored else 'NOT reloaded'}",

@@ -7,8 +7,10 @@ under the running daemon to make the outages.
 
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import unittest
 
@@ -25,6 +27,25 @@ MARGIN = 1.0
 # After the outage: `failures` rounds `interval` apart, the last one possibly
 # waiting out the LDAP timeout, plus a margin for process scheduling.
 GIVE_UP_BOUND = INTERVAL * FAILURES + TIMEOUT + MARGIN
+
+POSTCONF_THAT_HANGS_LATER = """#!/bin/sh
+n=$(cat {count} 2>/dev/null || echo 0)
+echo $((n + 1)) > {count}
+if [ "$n" -ge 2 ]; then
+    echo $$ > {pid}
+    exec sleep 60 2>/dev/null
+fi
+[ "$1" = -P ] || echo "virtual_alias_maps = ldap:{table}"
+"""
+
+
+def kill_pid_in(path):
+    """SIGKILL the process whose PID is in `path`: it inherited the daemon's blocked SIGTERM."""
+    try:
+        with open(path) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 class DaemonBlackBox(harness.SlapdTestCase):
@@ -153,6 +174,71 @@ class DaemonBlackBox(harness.SlapdTestCase):
         self.assertIsNotNone(line, "no error naming %s%s" % (where, self.detail(daemon)))
         self.wait_watchdogs(daemon, self.notify.count(), n=2)
         self.assertIsNone(daemon.poll(), "daemon died on a broken reload" + self.detail(daemon))
+
+    def statuses(self, first, last=None):
+        return [line for i, _, line in self.notify.lines()
+                if i >= first and (last is None or i < last) and line.startswith("STATUS=")]
+
+    def reload_until_ready(self, daemon):
+        mark = self.notify.count()
+        daemon.signal(signal.SIGHUP)
+        ready = self.notify.wait_for("READY=1", after=mark, limit=5, proc=daemon)
+        self.assertIsNotNone(ready, "no READY=1 after SIGHUP" + self.detail(daemon))
+        return ready
+
+    def test_failed_reload_shows_in_status_until_a_good_one(self):
+        daemon = self.start()
+        self.wait_ready(daemon)
+        bad_line = tables.set_parameter(self.table_file, "timeout", "5x")
+        ready = self.reload_until_ready(daemon)
+        good_rounds = self.wait_watchdogs(daemon, ready, n=2)
+        failure = "; last reload failed: %s:%d: " % (self.table_file, bad_line)
+        after_failure = self.statuses(ready, good_rounds)
+        self.assertGreaterEqual(len(after_failure), 2, self.detail(daemon))
+        for line in after_failure:
+            self.assertIn(failure, line, self.detail(daemon))
+
+        tables.set_parameter(self.table_file, "timeout", str(TIMEOUT))
+        ready = self.reload_until_ready(daemon)
+        good_rounds = self.wait_watchdogs(daemon, ready, n=2)
+        for line in self.statuses(ready, good_rounds):
+            self.assertNotIn("reload failed", line, self.detail(daemon))
+        self.assertIsNone(daemon.poll(), self.detail(daemon))
+
+    def test_reload_stuck_on_postconf_keeps_watchdog_and_sigterm(self):
+        # Zero-config mode: the first load's two postconf calls (main.cf, master.cf) answer,
+        # every later one hangs, as a postconf stuck on an unreadable main.cf would.
+        work = tempfile.mkdtemp(prefix="lhc-postconf-")
+        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
+        hung_pid = os.path.join(work, "hung.pid")
+        self.addCleanup(kill_pid_in, hung_pid)
+        script = os.path.join(work, "postconf")
+        with open(script, "w") as f:
+            f.write(POSTCONF_THAT_HANGS_LATER.format(count=os.path.join(work, "count"), pid=hung_pid,
+                                                     table=self.table_file))
+        os.chmod(script, 0o755)
+        daemon = harness.Daemon(["--postconf", script, "--interval", str(INTERVAL), "--retry-interval",
+                                 str(INTERVAL), "--failures", str(FAILURES), "--probe-key", tables.FOUND_KEY,
+                                 "--debug"], self.notify)
+        self.addCleanup(self.check_output, daemon)
+        self.addCleanup(daemon.kill)
+        self.wait_ready(daemon)
+        mark = self.notify.count()
+        daemon.signal(signal.SIGHUP)
+        reloading = self.notify.wait_for("RELOADING=1", after=mark, limit=5, proc=daemon)
+        self.assertIsNotNone(reloading, self.detail(daemon))
+        deadline = time.monotonic() + 5
+        while not os.path.exists(hung_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(hung_pid), "postconf was not asked again" + self.detail(daemon))
+        self.wait_watchdogs(daemon, reloading, n=5)
+        self.assertIsNone(self.notify.find("READY=1", after=reloading), self.detail(daemon))
+        t0 = time.monotonic()
+        daemon.signal(signal.SIGTERM)
+        rc = daemon.wait(5)
+        self.assertEqual(rc, harness.EXIT_OK, self.detail(daemon))
+        self.timings.append(("SIGTERM during a stuck reload -> exit", daemon.ended - t0, 1))
+        self.assertLess(daemon.ended - t0, 1, self.detail(daemon))
 
     def test_down_at_start_exits_69_without_ready(self):
         self.ldap.stop()

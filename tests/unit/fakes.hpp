@@ -4,6 +4,7 @@
 #include "clock.hpp"
 #include "notifier.hpp"
 #include "probe.hpp"
+#include "reloader.hpp"
 #include "rounds.hpp"
 
 #include <algorithm>
@@ -83,6 +84,36 @@ class FakeRunner final : public RoundRunner {
   private:
     FakeEvents &events_;
     std::deque<std::pair<TimePoint, RoundResult>> pending_;
+};
+
+// Reloads on the fake clock: the factory runs `delay` after the start (never without one), as if
+// reading the files took that long.
+class FakeReloader final : public Reloader {
+  public:
+    explicit FakeReloader(FakeEvents &events) : events_(events) {}
+    void start(ProberFactory factory) override {
+        ++started;
+        factory_ = std::move(factory);
+        if (delay) {
+            due_ = events_.now() + *delay;
+            events_.wake_at(*due_);
+        }
+    }
+    bool pending() const override { return factory_ != nullptr; }
+    std::optional<ReloadResult> take_finished() override {
+        if (!factory_ || !due_ || *due_ > events_.now())
+            return std::nullopt;
+        due_.reset();
+        return build_prober(std::exchange(factory_, nullptr));
+    }
+
+    std::optional<Duration> delay = Duration::zero();
+    std::size_t started = 0;
+
+  private:
+    FakeEvents &events_;
+    ProberFactory factory_;
+    std::optional<TimePoint> due_;
 };
 
 class FakeNotifier final : public Notifier {

@@ -24,6 +24,7 @@ class CapturingLogger final : public Logger {
 struct Harness {
     FakeEvents events;
     FakeRunner runner{events};
+    FakeReloader reloader{events};
     FakeNotifier notifier;
     CapturingLogger log;
     std::vector<bool> script;
@@ -43,7 +44,7 @@ struct Harness {
                 prober = p.get();
                 return p;
             },
-            notifier, events, runner, log);
+            notifier, events, runner, reloader, log);
         return daemon->run();
     }
 };
@@ -123,7 +124,7 @@ TEST(Daemon, ReloadSendsReloadingThenReadyAndReloadsTheTables) {
                                   [](auto &m) { return m.find("RELOADING=1") != m.npos; });
     ASSERT_NE(reloading, h.notifier.messages.end());
     EXPECT_NE(reloading->find("MONOTONIC_USEC="), std::string::npos);
-    EXPECT_EQ(*(reloading + 1), "READY=1");
+    EXPECT_EQ((reloading + 1)->rfind("READY=1\n", 0), 0u) << *(reloading + 1);
 }
 
 TEST(Daemon, BrokenTableOnReloadKeepsTheOldConfigurationAndRuns) {
@@ -141,7 +142,7 @@ TEST(Daemon, BrokenTableOnReloadKeepsTheOldConfigurationAndRuns) {
             h.prober = p.get();
             return p;
         },
-        h.notifier, h.events, h.runner, h.log);
+        h.notifier, h.events, h.runner, h.reloader, h.log);
     EXPECT_EQ(d.run(), exit_ok);
     EXPECT_NE(h.log.text.find("<3>reload failed, keeping the previous configuration: "
                               "/etc/postfix/ldap-users.cf:7: bad numerical value"),
@@ -211,4 +212,87 @@ TEST(Daemon, ClosedIdleConnectionTriggersAProbeAtOnce) {
     // Without the wakeup the outage would be seen at 5 s and given up at 6 s.
     EXPECT_EQ(h.events.elapsed(), 3s) << "failures at 2, 2.5 and 3 s";
     EXPECT_NE(h.log.text.find("closed the idle connection"), std::string::npos);
+}
+
+TEST(Daemon, ReloadThatNeverFinishesLeavesRoundsWatchdogAndSigtermAlone) {
+    Harness h;
+    h.script = {true};
+    h.reloader.delay.reset(); // a table replaced by a FIFO, a postconf that hangs
+    h.events.signal_at(7s, Wakeup::reload);
+    h.events.signal_at(30s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    EXPECT_EQ(h.events.elapsed(), 30s) << "SIGTERM handled at once";
+    EXPECT_EQ(h.loads, 1) << "the reload must not run in the loop";
+    EXPECT_TRUE(h.reloader.pending());
+    // Rounds at 0, 5, then on the old prober at 10, 15, 20 and 25 s.
+    EXPECT_EQ(h.prober->rounds, 6u);
+    auto reloading = std::find_if(h.notifier.messages.begin(), h.notifier.messages.end(),
+                                  [](auto &m) { return m.find("RELOADING=1") != m.npos; });
+    ASSERT_NE(reloading, h.notifier.messages.end());
+    EXPECT_EQ(std::count_if(reloading, h.notifier.messages.end(),
+                            [](auto &m) { return m.find("WATCHDOG=1") != m.npos; }),
+              4);
+    EXPECT_NE(h.notifier.messages.back().find("STOPPING=1"), std::string::npos);
+}
+
+TEST(Daemon, SighupsDuringAPendingReloadMakeExactlyOneMore) {
+    Harness h;
+    h.script = {true};
+    h.reloader.delay = 3s;
+    h.events.signal_at(7s, Wakeup::reload);
+    h.events.signal_at(8s, Wakeup::reload);
+    h.events.signal_at(9s, Wakeup::reload);
+    h.events.signal_at(30s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    // The first load, the reload at 7 s, and one more for the SIGHUPs at 8 and 9 s.
+    EXPECT_EQ(h.loads, 3);
+    EXPECT_EQ(h.reloader.started, 2u);
+    EXPECT_EQ(h.notifier.count("RELOADING=1"), 2);
+    EXPECT_EQ(h.notifier.count("READY=1"), 3) << "the first good round and each reload";
+}
+
+TEST(Daemon, FailedReloadShowsInEveryStatusUntilAGoodReload) {
+    Harness h;
+    h.script = {true};
+    h.events.signal_at(7s, Wakeup::reload);
+    h.events.signal_at(20s, Wakeup::reload);
+    h.events.signal_at(30s, Wakeup::terminate);
+    Daemon d(
+        Policy{5s, 500ms, 3},
+        [&]() -> std::unique_ptr<Prober> {
+            // Broken for the first reload, fixed for the second.
+            if (h.loads++ == 1)
+                throw ConfigError("/etc/postfix/ldap-users.cf", 7, "bad numerical value");
+            auto p = std::make_unique<FakeProber>(h.script, &h.events);
+            h.prober = p.get();
+            return p;
+        },
+        h.notifier, h.events, h.runner, h.reloader, h.log);
+    EXPECT_EQ(d.run(), exit_ok);
+    const std::string failure =
+        "; last reload failed: /etc/postfix/ldap-users.cf:7: bad numerical value";
+    auto &m = h.notifier.messages;
+    auto reloads = std::vector<std::size_t>{};
+    for (std::size_t i = 0; i < m.size(); ++i)
+        if (m[i].find("RELOADING=1") != std::string::npos)
+            reloads.push_back(i);
+    ASSERT_EQ(reloads.size(), 2u);
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        bool failed_meanwhile = i > reloads[0] && i <= reloads[1];
+        EXPECT_EQ(m[i].find(failure) != std::string::npos, failed_meanwhile) << i << ": " << m[i];
+    }
+    EXPECT_GE(reloads[1] - reloads[0], 3u) << "rounds ran between the reloads";
+    auto at = h.log.text.find("<3>reload failed");
+    ASSERT_NE(at, std::string::npos) << h.log.text;
+    EXPECT_EQ(h.log.text.find("reload failed", at + 4), std::string::npos) << "logged once";
+}
+
+TEST(Daemon, RoundsInFlightAreCappedWhateverFailuresSays) {
+    Harness h;
+    h.script = {false};
+    h.runner.duration = [](std::size_t) { return Duration(std::chrono::hours(1000)); };
+    h.events.signal_at(60s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 1000}), exit_ok);
+    EXPECT_EQ(h.runner.max_in_flight, max_rounds_in_flight);
+    EXPECT_EQ(h.runner.started, max_rounds_in_flight);
 }
