@@ -13,19 +13,31 @@ namespace {
 
 constexpr int max_failures = 1000000;
 
+std::string range_text() {
+    std::ostringstream os;
+    os << min_interval << " to " << max_interval;
+    return os.str();
+}
+
 po::options_description describe_options(Options &o) {
+    const std::string interval_help = "seconds between probe rounds while LDAP is healthy, " +
+                                      range_text() + " (fractions allowed)";
+    const std::string retry_help =
+        "seconds between probe rounds after a failed one, " + range_text();
+    const std::string failures_help = "consecutive failed rounds (1 to " +
+                                      std::to_string(max_failures) +
+                                      ") after which LDAP counts as down and the daemon exits 69";
     po::options_description d("Options");
     d.add_options()("conffile,c", po::value(&o.conffiles)->value_name("FILE"),
                     "ldap_table(5) file to watch; repeat for several. Default: every ldap: and "
                     "proxy:ldap: table in Postfix's configuration (postconf)")(
         "interval,i", po::value(&o.interval)->value_name("SEC")->default_value(o.interval),
-        "seconds between probe rounds while LDAP is healthy, 0.001 to 86400 (fractions allowed)")(
+        interval_help.c_str())(
         "retry-interval,r",
         po::value(&o.retry_interval)->value_name("SEC")->default_value(o.retry_interval),
-        "seconds between probe rounds after a failed one, 0.001 to 86400")(
-        "failures,f", po::value(&o.failures)->value_name("N")->default_value(o.failures),
-        "consecutive failed rounds after which LDAP counts as down and the daemon exits 69, 1 to "
-        "1000000")(
+        retry_help.c_str())("failures,f",
+                            po::value(&o.failures)->value_name("N")->default_value(o.failures),
+                            failures_help.c_str())(
         "probe-key,k", po::value(&o.probe_key)->value_name("KEY"),
         "lookup key for the probe search (default: one Postfix really queries, per table)")(
         "once,1", po::bool_switch(&o.once), "probe once, print a verdict, exit 0 or 69")(
