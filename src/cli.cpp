@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace po = boost::program_options;
@@ -10,18 +11,33 @@ namespace lhc {
 
 namespace {
 
+constexpr int max_failures = 1000000;
+
+std::string range_text() {
+    std::ostringstream os;
+    os << min_interval << " to " << max_interval;
+    return os.str();
+}
+
 po::options_description describe_options(Options &o) {
+    const std::string interval_help = "seconds between probe rounds while LDAP is healthy, " +
+                                      range_text() + " (fractions allowed)";
+    const std::string retry_help =
+        "seconds between probe rounds after a failed one, " + range_text();
+    const std::string failures_help = "consecutive failed rounds (1 to " +
+                                      std::to_string(max_failures) +
+                                      ") after which LDAP counts as down and the daemon exits 69";
     po::options_description d("Options");
     d.add_options()("conffile,c", po::value(&o.conffiles)->value_name("FILE"),
                     "ldap_table(5) file to watch; repeat for several. Default: every ldap: and "
                     "proxy:ldap: table in Postfix's configuration (postconf)")(
         "interval,i", po::value(&o.interval)->value_name("SEC")->default_value(o.interval),
-        "seconds between probe rounds while LDAP is healthy (fractions allowed)")(
+        interval_help.c_str())(
         "retry-interval,r",
         po::value(&o.retry_interval)->value_name("SEC")->default_value(o.retry_interval),
-        "seconds between probe rounds after a failed one")(
-        "failures,f", po::value(&o.failures)->value_name("N")->default_value(o.failures),
-        "consecutive failed rounds after which LDAP counts as down and the daemon exits 69")(
+        retry_help.c_str())("failures,f",
+                            po::value(&o.failures)->value_name("N")->default_value(o.failures),
+                            failures_help.c_str())(
         "probe-key,k", po::value(&o.probe_key)->value_name("KEY"),
         "lookup key for the probe search (default: one Postfix really queries, per table)")(
         "once,1", po::bool_switch(&o.once), "probe once, print a verdict, exit 0 or 69")(
@@ -38,16 +54,77 @@ po::options_description describe_options(Options &o) {
     return d;
 }
 
+template <typename T> std::string got(const T &v) {
+    std::ostringstream os;
+    os << " (got " << v << ")";
+    return os.str();
+}
+
+void check_interval(const char *option, double v) {
+    if (!std::isfinite(v) || v < min_interval || v > max_interval) {
+        std::ostringstream os;
+        os << option << " must be a number of seconds >= " << min_interval
+           << " and <= " << max_interval << got(v);
+        throw UsageError(os.str());
+    }
+}
+
 void check(const Options &o) {
-    auto positive = [](double v) { return std::isfinite(v) && v > 0 && v <= 86400; };
-    if (!positive(o.interval))
-        throw UsageError("--interval must be a number of seconds > 0 and <= 86400");
-    if (!std::isfinite(o.retry_interval) || o.retry_interval < 0 || o.retry_interval > 86400)
-        throw UsageError("--retry-interval must be a number of seconds >= 0 and <= 86400");
-    if (o.failures < 1 || o.failures > 1000000)
-        throw UsageError("--failures must be a whole number >= 1");
+    check_interval("--interval", o.interval);
+    check_interval("--retry-interval", o.retry_interval);
+    if (o.failures < 1 || o.failures > max_failures)
+        throw UsageError("--failures must be a whole number >= 1 and <= " +
+                         std::to_string(max_failures) + got(o.failures));
+    for (const std::string &f : o.conffiles)
+        if (f.empty())
+            throw UsageError("--conffile must name a file, not the empty string");
     if (o.once && o.check_config)
         throw UsageError("--once and --check-config exclude each other");
+}
+
+bool is_number(const std::string &word) {
+    if (word.empty())
+        return false;
+    char *end = nullptr;
+    std::strtod(word.c_str(), &end);
+    return *end == '\0';
+}
+
+// The option that `word` ("--name", an unambiguous abbreviation of it, or "-x") names when that
+// option takes a value; null otherwise.
+const po::option_description *option_with_value(const po::options_description &desc,
+                                                const std::string &word) {
+    if (word.size() < 2 || word[0] != '-' || word.find('=') != std::string::npos)
+        return nullptr;
+    bool is_long = word[1] == '-';
+    if (is_long ? word.size() == 2 : word.size() != 2)
+        return nullptr;
+    try {
+        const po::option_description *d =
+            desc.find_nothrow(is_long ? word.substr(2) : word, is_long);
+        return d && d->semantic()->max_tokens() > 0 ? d : nullptr;
+    } catch (const po::error &) {
+        return nullptr; // ambiguous: the parser proper says so
+    }
+}
+
+// Boost.Program_options reads "-1" after --interval as the option -1 (--once) and then says the
+// interval is missing: hand it such a number glued to its option instead.
+std::vector<std::string> glue_numeric_values(const po::options_description &desc, int argc,
+                                             const char *const argv[]) {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+        std::string word = argv[i];
+        if (word == "--") {
+            args.insert(args.end(), argv + i, argv + argc);
+            break;
+        }
+        const po::option_description *d = option_with_value(desc, word);
+        if (d && i + 1 < argc && is_number(argv[i + 1]))
+            word = "--" + d->long_name() + "=" + argv[++i];
+        args.push_back(std::move(word));
+    }
+    return args;
 }
 
 } // namespace
@@ -71,7 +148,11 @@ Options parse_command_line(int argc, const char *const argv[]) {
         po::variables_map vm;
         // No positional arguments: a stray word is a mistake, not a table.
         po::positional_options_description none;
-        po::store(po::command_line_parser(argc, argv).options(desc).positional(none).run(), vm);
+        po::store(po::command_line_parser(glue_numeric_values(desc, argc, argv))
+                      .options(desc)
+                      .positional(none)
+                      .run(),
+                  vm);
         po::notify(vm);
     } catch (const po::error &e) {
         throw UsageError(e.what());

@@ -7,6 +7,11 @@
 
 namespace lhc {
 
+// --interval and --retry-interval, in seconds. The minimum keeps a typo such as 0 or 1e-9 from
+// turning the daemon into a busy loop against the directory; a day is the most that makes sense.
+inline constexpr double min_interval = 0.001;
+inline constexpr double max_interval = 86400;
+
 struct Options {
     std::vector<std::string> conffiles; // ldap_table(5) files; empty: ask postconf
     double interval = 0.5;              // seconds between rounds while healthy
@@ -27,7 +32,9 @@ class UsageError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Throws UsageError for anything the user must fix on the command line.
+// Throws UsageError for anything the user must fix on the command line. As with getopt(3), the
+// word after an option that takes a value is that value even when it starts with '-' and is a
+// number: "--interval -1" is a bad interval, not --interval followed by -1 (--once).
 Options parse_command_line(int argc, const char *const argv[]);
 std::string usage_text();
 

@@ -4,14 +4,34 @@
 #include <unistd.h>
 
 namespace lhc {
+namespace {
+
+bool is_control(unsigned char c) {
+    return c < 0x20 || c == 0x7f;
+}
+
+// A log line is one journal entry and is read on terminals: line breaks and tabs become a space,
+// every other control byte (NUL, ESC, ...) the four characters \xHH.
+void append_printable(std::string &line, std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (!is_control(u))
+            line += c;
+        else if (c == '\n' || c == '\r' || c == '\t')
+            line += ' ';
+        else
+            line.append({'\\', 'x', hex[u >> 4], hex[u & 0xf]});
+    }
+}
+
+} // namespace
 
 void Logger::log(Priority p, std::string_view text) {
     if (p == Priority::debug && !debug_)
         return;
     std::string line = "<" + std::to_string(static_cast<int>(p)) + ">";
-    // One event is one journal entry: fold embedded newlines (e.g. from server diagnostics).
-    for (char c : text)
-        line += (c == '\n' || c == '\r') ? ' ' : c;
+    append_printable(line, text);
     line += '\n';
     write_line(line);
 }

@@ -1,5 +1,8 @@
 // One line an event on stderr, with sd-daemon "<N>" priority prefixes that journald understands.
-// No timestamps (the journal has them), no colours, never a secret.
+// No timestamps (the journal has them), no colours, never a secret, never a control byte: a
+// newline, carriage return or tab in a message becomes a space, any other byte 0x00-0x1f or 0x7f
+// the text \xHH (lower-case hex), whatever the message quotes (server diagnostics, values shown
+// with --debug, file names). Backslashes are written as they are.
 #pragma once
 
 #include <sstream>

@@ -4,7 +4,6 @@
 
 #include "config_error.hpp"
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -53,25 +52,18 @@ std::vector<LogicalLine> logical_lines(std::string_view text) {
     return out;
 }
 
-// What may be echoed from a broken line: the leading parameter-name characters only, so a
-// "bind_pw:secret" typo cannot leak the secret.
-std::string safe_word(std::string_view s) {
-    std::size_t n = 0;
-    while (n < s.size() && (std::isalnum(static_cast<unsigned char>(s[n])) || s[n] == '_'))
-        ++n;
-    std::string word(s.substr(0, n));
-    if (n < s.size() && !is_space(s[n]) && s[n] != '=')
-        word += "...";
-    return word;
-}
-
 struct NameValue {
     std::string name, value;
 };
 
-// split_nameval(): "name = value" or "name =", blanks around both trimmed.
+// split_nameval(): "name = value" or "name =", blanks around both trimmed. Errors say what is
+// wrong and never quote the line: a password that slipped onto a line of its own is the whole
+// line.
 NameValue split_nameval(const LogicalLine &ll, const std::string &path) {
+    // readllines() joins the physical lines by length, but split_nameval() takes the result as a
+    // C string: the logical line ends at its first NUL, continuations after it included.
     std::string_view s = ll.text;
+    s = s.substr(0, s.find('\0'));
     std::size_t np = 0;
     while (np < s.size() && is_space(s[np]))
         ++np;
@@ -84,8 +76,7 @@ NameValue split_nameval(const LogicalLine &ll, const std::string &path) {
     while (cp < s.size() && is_space(s[cp]))
         ++cp;
     if (cp == s.size() || s[cp] != '=')
-        throw ConfigError(path, ll.line,
-                          "missing '=' after attribute name: \"" + safe_word(s.substr(np)) + "\"");
+        throw ConfigError(path, ll.line, "missing '=' after attribute name");
     std::size_t vp = cp + 1;
     while (vp < s.size() && is_space(s[vp]))
         ++vp;
@@ -117,21 +108,75 @@ TableFile parse_table_text(std::string_view text, const std::string &path) {
     return table;
 }
 
-std::string read_whole_file(const std::string &path, unsigned *mode) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        throw ConfigError(path, 0, std::string("open: ") + std::strerror(errno));
-    struct stat st {};
+namespace {
+
+const char *file_kind(mode_t mode) {
+    if (S_ISDIR(mode))
+        return "directory";
+    if (S_ISFIFO(mode))
+        return "FIFO";
+    if (S_ISCHR(mode))
+        return "character device";
+    if (S_ISBLK(mode))
+        return "block device";
+    if (S_ISSOCK(mode))
+        return "socket";
+    return "unknown file type";
+}
+
+// A FIFO or a device can stall a reload for ever or fill memory (/dev/zero), and even opening
+// some devices has side effects: check before opening and again, race-free, on the open file.
+void require_regular(const std::string &path, const struct stat &st) {
+    if (!S_ISREG(st.st_mode))
+        throw ConfigError(path, 0,
+                          std::string("not a regular file (") + file_kind(st.st_mode) + ")");
+}
+
+[[noreturn]] void refuse_size(const std::string &path) {
+    throw ConfigError(path, 0,
+                      "larger than " + std::to_string(max_table_size) + " bytes, not a table");
+}
+
+std::string read_capped(int fd, const std::string &path) {
     std::string text;
-    bool ok = ::fstat(fd, &st) == 0;
     char buf[4096];
     ssize_t n = 0;
-    while (ok && (n = ::read(fd, buf, sizeof buf)) > 0)
+    // A file that grows while we read is held to the same cap as one that was large already.
+    while ((n = ::read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw ConfigError(path, 0, std::string("read: ") + std::strerror(errno));
         text.append(buf, static_cast<std::size_t>(n));
-    int saved = ok ? (n < 0 ? errno : 0) : errno;
-    ::close(fd);
-    if (!ok || saved != 0)
-        throw ConfigError(path, 0, std::string("read: ") + std::strerror(saved));
+        if (text.size() > max_table_size)
+            refuse_size(path);
+    }
+    return text;
+}
+
+// Closes the descriptor on every way out of read_whole_file().
+struct FdGuard {
+    int fd;
+    ~FdGuard() { ::close(fd); }
+};
+
+} // namespace
+
+std::string read_whole_file(const std::string &path, unsigned *mode) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0)
+        require_regular(path, st);
+    // O_NONBLOCK: opening a FIFO that replaced the table since the stat() must not block.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        throw ConfigError(path, 0, std::string("open: ") + std::strerror(errno));
+    FdGuard guard{fd};
+    if (::fstat(fd, &st) != 0)
+        throw ConfigError(path, 0, std::string("fstat: ") + std::strerror(errno));
+    require_regular(path, st);
+    if (st.st_size > static_cast<off_t>(max_table_size))
+        refuse_size(path);
+    std::string text = read_capped(fd, path);
     if (mode)
         *mode = st.st_mode;
     return text;

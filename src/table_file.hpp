@@ -1,6 +1,7 @@
 // Postfix's "name = value" file format, read exactly as Postfix's dict_load_fp()/readllines() do.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <string_view>
@@ -22,7 +23,11 @@ struct TableFile {
 // Throws ConfigError("file:line: what") where Postfix would refuse the file.
 // Error texts never quote a value: a broken bind_pw line must not leak the password.
 TableFile parse_table_text(std::string_view text, const std::string &path);
-// Throws ConfigError(path, 0, ...) when the file cannot be read.
+// A table is a few KiB: anything larger is a mistake that would only cost memory and time.
+inline constexpr std::size_t max_table_size = 1024 * 1024;
+
+// Throws ConfigError(path, 0, ...) when the file cannot be read, is not a regular file (a FIFO or
+// a device would stall a reload) or is larger than max_table_size.
 TableFile read_table_file(const std::string &path);
 // The whole file and (when `mode` is not null) its st_mode, from one open(): what
 // load_ldap_table() needs for the "readable by others" check. Throws ConfigError(path, 0, ...).

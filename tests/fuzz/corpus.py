@@ -44,6 +44,18 @@ EDGE_TABLES = [
     "server_host = ldaps://[::1]:636/ ldap://h/??sub?(x=y) ldap:///dc=x%3\n",
     "# only a comment\n\n   \n",
     "unknown_parameter = 1\ntls_cipher_suite = HIGH\nrecursion_limit = 0\n",
+    # A NUL ends the logical line for Postfix (split_nameval() takes a C string): in a name,
+    # in a value, before a continuation, at the start of a line, alone on a continuation line.
+    "server_host = ldap://h/\nbind_dn\0 = cn=x\n",
+    "search_base = dc=a \0,dc=b\n  ,dc=c\nversion = 3\n",
+    "\0search_base = x\n",
+    "search_base = dc=a\n  \0\n  ,dc=b\n\0\n",
+    # Control bytes that a message quoting a value would carry to the log.
+    "scope = sub\x01\nbind = \x1b[31myes\n",
+    "server_host = ldap://h\x7f/\x0b\nquery_filter = (uid=%s\x00)\nresult_format = \x08%s\n",
+    # A password that slipped onto a line of its own, bare and looking like a name.
+    "bind = yes\nbind_dn = cn=x\nbind_pw = \\\nS3cret-Own-Line\n",
+    "bind_pw = \\\nbind_pw_is_this\nversion = 3\n",
 ]
 
 TEMPLATES = ["%s", "%S", "%u", "%U", "%d", "%D", "%1", "%9", "%%", "%", "%x", "(mail=%s)",

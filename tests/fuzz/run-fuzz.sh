@@ -20,8 +20,8 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
 fi
 mkdir -p "$out/crashes"
 
-# The reader, the model and the expander; ldap_table.cpp checks URLs with libldap.
-sources=(src/table_file.cpp src/ldap_table.cpp src/query_expand.cpp)
+# The reader, the model, the expander and the Logger; ldap_table.cpp checks URLs with libldap.
+sources=(src/table_file.cpp src/ldap_table.cpp src/query_expand.cpp src/log.cpp)
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=all -Isrc)
 for t in "${targets[@]}"; do

@@ -83,6 +83,46 @@ class CheckConfig(harness.SlapdTestCase):
         finally:
             self.ldap.start()
 
+    def test_fifo_is_refused_at_once(self):
+        # A FIFO with no writer used to block the reader for ever (and a reload with it).
+        fifo = os.path.join(self.dir, "fifo.cf")
+        os.mkfifo(fifo)
+        result = harness.run(["--check-config", "--conffile", fifo], limit=10)
+        self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
+        self.assertLess(result.elapsed, 1.0)
+        self.assertIn(fifo + ": not a regular file (FIFO)", result.stderr)
+
+    def write_bytes(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.utime(path, (0, 0))  # keep postmap from waiting on a fresh file
+        return path
+
+    def test_nul_byte_judged_as_postfix_does(self):
+        # Postfix ends each logical line at its first NUL: in a name that leaves no '=' (refused),
+        # in a value it cuts the value (accepted); at the start of a line it leaves no name.
+        params = tables.bind_yes(self.ldap)
+        good = "".join("%s = %s\n" % kv for kv in params.items()).encode()
+        cases = {
+            "nul-name.cf": (good + b"bind_dn\0 = cn=x\n", 4 + len(params)),
+            "nul-value.cf": (good + b"search_base = " + params["search_base"].encode()
+                             + b"\0,dc=junk\n  ,dc=more\n", None),
+            "nul-first.cf": (good + b"\0version = 3\n", 4 + len(params)),
+        }
+        for name, (data, line) in cases.items():
+            with self.subTest(name):
+                path = self.write_bytes(name, b"# NUL cases\n\n\n" + data)
+                verdict = oracle.postmap_verdict(path, tables.FOUND_KEY, 10)
+                result = self.check(path)
+                self.assertNotIn("\0", result.stderr)
+                if line is None:
+                    self.assertEqual(verdict.verdict, "found", verdict.stderr)
+                    self.assertEqual(result.returncode, harness.EXIT_OK, result.stderr)
+                else:
+                    self.assertEqual(verdict.verdict, "config-error", verdict.stderr)
+                    self.assert_refused(result, path, line)
+
 
 if __name__ == "__main__":
     harness.main()

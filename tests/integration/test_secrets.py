@@ -21,6 +21,8 @@ import tables  # noqa: E402
 
 CANARY = "Canary-Bind-Pw-5150-xQ"
 WRONG_CANARY = "Canary-Wrong-Pw-6161-yR"
+# Only letters, digits and '_', as a parameter name: the old reader echoed such a leading word.
+WORD_CANARY = "CanaryOwnLinePw_7272"
 
 
 class Secrets(harness.SlapdTestCase):
@@ -66,6 +68,22 @@ class Secrets(harness.SlapdTestCase):
         result = harness.run(["--check-config", "--debug", "--conffile", path])
         self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
         self.assert_clean(result.stdout, result.stderr)
+
+    def test_password_on_its_own_line_is_not_quoted(self):
+        # "bind_pw = \" does not continue the line in Postfix: the password becomes a line of
+        # its own, all of it secret, refused for its missing '='.
+        path = self.table("own-line.cf", tables.bind_yes(self.ldap, password=WORD_CANARY))
+        with open(path) as f:
+            lines = f.read().splitlines()
+        number = lines.index("bind_pw = " + WORD_CANARY)
+        lines[number:number + 1] = ["bind_pw = \\", WORD_CANARY]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        result = harness.run(["--check-config", "--debug", "--conffile", path])
+        self.assertEqual(result.returncode, harness.EXIT_CONFIG, result.stderr)
+        self.assertIn("%s:%d: missing '=' after attribute name" % (path, number + 2), result.stderr)
+        self.assert_clean(result.stdout, result.stderr)
+        self.assertNotIn(WORD_CANARY, result.stdout + result.stderr)
 
     def test_daemon_debug_reload_and_outage(self):
         path = self.table("daemon.cf", tables.bind_yes(self.ldap, password=CANARY, timeout=2))

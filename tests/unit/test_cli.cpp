@@ -39,9 +39,61 @@ TEST(CommandLine, RejectsBadValues) {
     EXPECT_THROW(parse({"--failures", "0"}), UsageError);
     EXPECT_THROW(parse({"--failures", "2.5"}), UsageError);
     EXPECT_THROW(parse({"--retry-interval", "-0.1"}), UsageError);
+    EXPECT_THROW(parse({"--retry-interval", "inf"}), UsageError);
     EXPECT_THROW(parse({"--no-such-option"}), UsageError);
     EXPECT_THROW(parse({"--once", "--check-config"}), UsageError);
     EXPECT_THROW(parse({"stray-argument"}), UsageError);
+}
+
+std::string usage_error(std::vector<const char *> args) {
+    try {
+        parse(std::move(args));
+    } catch (const UsageError &e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+
+TEST(CommandLine, NegativeNumberIsTheOptionsValueNotAnOption) {
+    // "-1" is also the short form of --once: it must not be read as that.
+    const std::string interval = "--interval must be a number of seconds >= 0.001 and <= 86400";
+    EXPECT_EQ(usage_error({"--interval", "-1"}), interval + " (got -1)");
+    EXPECT_EQ(usage_error({"-i", "-1"}), interval + " (got -1)");
+    EXPECT_EQ(usage_error({"--int", "-1"}), interval + " (got -1)");
+    EXPECT_EQ(usage_error({"--interval=-1"}), interval + " (got -1)");
+    EXPECT_EQ(usage_error({"--failures", "-5"}),
+              "--failures must be a whole number >= 1 and <= 1000000 (got -5)");
+    EXPECT_EQ(usage_error({"-f", "-5"}),
+              "--failures must be a whole number >= 1 and <= 1000000 (got -5)");
+    EXPECT_EQ(usage_error({"--retry-interval", "-0.5"}),
+              "--retry-interval must be a number of seconds >= 0.001 and <= 86400 (got -0.5)");
+    EXPECT_EQ(parse({"--probe-key", "-1"}).probe_key, "-1");
+    EXPECT_FALSE(parse({"--probe-key", "-1"}).once);
+    EXPECT_TRUE(parse({"-1"}).once);
+    EXPECT_TRUE(parse({"--interval", "2", "-1"}).once);
+}
+
+TEST(CommandLine, EmptyConffileIsAUsageError) {
+    EXPECT_EQ(usage_error({"-c", ""}), "--conffile must name a file, not the empty string");
+    EXPECT_EQ(usage_error({"--conffile", "/a.cf", "-c", ""}),
+              "--conffile must name a file, not the empty string");
+}
+
+TEST(CommandLine, IntervalsHaveAMinimum) {
+    EXPECT_DOUBLE_EQ(parse({"--interval", "0.001"}).interval, min_interval);
+    EXPECT_DOUBLE_EQ(parse({"--retry-interval", "0.001"}).retry_interval, min_interval);
+    EXPECT_DOUBLE_EQ(parse({"--interval", "86400"}).interval, max_interval);
+    EXPECT_EQ(usage_error({"--interval", "0.0009"}),
+              "--interval must be a number of seconds >= 0.001 and <= 86400 (got 0.0009)");
+    EXPECT_EQ(usage_error({"--retry-interval", "0"}),
+              "--retry-interval must be a number of seconds >= 0.001 and <= 86400 (got 0)");
+    EXPECT_EQ(usage_error({"--interval", "86401"}),
+              "--interval must be a number of seconds >= 0.001 and <= 86400 (got 86401)");
+}
+
+TEST(CommandLine, HelpShowsTheRanges) {
+    auto text = usage_text();
+    EXPECT_NE(text.find("0.001 to 86400"), std::string::npos) << text;
 }
 
 TEST(CommandLine, HelpListsEveryOptionAndExitCodes) {
