@@ -27,6 +27,12 @@ void append_printable(std::string &line, std::string_view text) {
 
 } // namespace
 
+std::string printable(std::string_view text) {
+    std::string out;
+    append_printable(out, text);
+    return out;
+}
+
 void Logger::log(Priority p, std::string_view text) {
     if (p == Priority::debug && !debug_)
         return;

@@ -25,6 +25,10 @@ class msg {
     std::ostringstream os_;
 };
 
+// `text` as one line without control bytes, as every log line is written (also for the
+// verdict that --once prints: it may carry a server's diagnostic message).
+std::string printable(std::string_view text);
+
 enum class Priority { crit = 2, err = 3, warning = 4, notice = 5, info = 6, debug = 7 };
 
 class Logger {

@@ -93,7 +93,7 @@ int once(const Options &o, Logger &log) {
         std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
         code = exit_ok;
     } else {
-        std::cout << "unhealthy: " << round.first_failure() << std::endl;
+        std::cout << "unhealthy: " << printable(round.first_failure()) << std::endl;
     }
     // A probe left behind still runs inside libldap: exit without tearing the process down
     // under it.

@@ -57,3 +57,10 @@ TEST(Logger, NoControlByteEverReachesTheOutput) {
     // Bytes of UTF-8 text pass through untouched.
     EXPECT_EQ(logged("\xc3\xa4"), "<4>\xc3\xa4\n");
 }
+
+// The --once verdict line goes to stdout, not through a Logger, and may carry a server's
+// diagnostic message: it is made printable the same way.
+TEST(Logger, PrintableIsWhatALogLineCarries) {
+    using namespace std::string_literals;
+    EXPECT_EQ(lhc::printable("search: Other\x1b[2J: a\nb\0c"s), "search: Other\\x1b[2J: a b\\x00c");
+}
