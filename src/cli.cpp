@@ -27,6 +27,13 @@ po::options_description describe_options(Options &o) {
     const std::string failures_help = "consecutive failed rounds (1 to " +
                                       std::to_string(max_failures) +
                                       ") after which LDAP counts as down and the daemon exits 69";
+    std::ostringstream full;
+    full << "seconds between rounds that take the whole path of a new Postfix process (new "
+            "connection, TLS, bind, search; 0 to "
+         << max_full_probe_interval
+         << "; 0: every round); the rounds in between search on the connection kept from the "
+            "last good round";
+    const std::string full_help = full.str();
     po::options_description d("Options");
     d.add_options()("conffile,c", po::value(&o.conffiles)->value_name("FILE"),
                     "ldap_table(5) file to watch; repeat for several. Default: every ldap: and "
@@ -35,9 +42,12 @@ po::options_description describe_options(Options &o) {
         interval_help.c_str())(
         "retry-interval,r",
         po::value(&o.retry_interval)->value_name("SEC")->default_value(o.retry_interval),
-        retry_help.c_str())("failures,f",
-                            po::value(&o.failures)->value_name("N")->default_value(o.failures),
-                            failures_help.c_str())(
+        retry_help.c_str())(
+        "full-probe-interval",
+        po::value(&o.full_probe_interval)->value_name("SEC")->default_value(o.full_probe_interval),
+        full_help.c_str())("failures,f",
+                           po::value(&o.failures)->value_name("N")->default_value(o.failures),
+                           failures_help.c_str())(
         "probe-key,k", po::value(&o.probe_key)->value_name("KEY"),
         "lookup key for the probe search (default: one Postfix really queries, per table)")(
         "once,1", po::bool_switch(&o.once), "probe once, print a verdict, exit 0 or 69")(
@@ -72,6 +82,13 @@ void check_interval(const char *option, double v) {
 void check(const Options &o) {
     check_interval("--interval", o.interval);
     check_interval("--retry-interval", o.retry_interval);
+    if (!std::isfinite(o.full_probe_interval) || o.full_probe_interval < 0 ||
+        o.full_probe_interval > max_full_probe_interval) {
+        std::ostringstream os;
+        os << "--full-probe-interval must be a number of seconds >= 0 and <= "
+           << max_full_probe_interval << got(o.full_probe_interval);
+        throw UsageError(os.str());
+    }
     if (o.failures < 1 || o.failures > max_failures)
         throw UsageError("--failures must be a whole number >= 1 and <= " +
                          std::to_string(max_failures) + got(o.failures));

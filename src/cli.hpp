@@ -11,12 +11,16 @@ namespace lhc {
 // turning the daemon into a busy loop against the directory; a day is the most that makes sense.
 inline constexpr double min_interval = 0.001;
 inline constexpr double max_interval = 86400;
+// --full-probe-interval: 0 makes every round take the full path; an hour is the most, so that
+// a rotated password or a replaced certificate is still seen the same day.
+inline constexpr double max_full_probe_interval = 3600;
 
 struct Options {
     std::vector<std::string> conffiles; // ldap_table(5) files; empty: ask postconf
-    double interval = 0.5;              // seconds between rounds while healthy
+    double interval = 1.5;              // seconds between rounds while healthy
     double retry_interval = 0.25;       // seconds between rounds after a failure
     int failures = 3;                   // consecutive failed rounds before exiting
+    double full_probe_interval = 60;    // seconds between rounds on a new connection
     std::string probe_key;              // empty: a per-table default that Postfix would query
     std::string postconf = "postconf";  // the program asked for Postfix's tables
     std::string postfix_config_dir;     // postconf -c DIR

@@ -35,8 +35,8 @@ std::string monotonic_usec() {
 
 Daemon::Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
                RoundRunner &runner, Reloader &reloader, Logger &log)
-    : state_(policy), factory_(std::move(factory)), notifier_(notifier), events_(events),
-      runner_(runner), reloader_(reloader), log_(log) {}
+    : state_(policy), schedule_(policy.full_interval), factory_(std::move(factory)),
+      notifier_(notifier), events_(events), runner_(runner), reloader_(reloader), log_(log) {}
 
 // The first load runs in the loop: until it is done there is nothing to probe with.
 std::unique_ptr<Prober> Daemon::load() const {
@@ -108,6 +108,8 @@ std::string Daemon::status(const RoundResult &round, const HealthState::Step &st
 
 std::optional<int> Daemon::finish(const RoundResult &round) {
     auto step = state_.on_round(round.healthy(), events_.now());
+    if (!round.healthy())
+        schedule_.need_full();
     if (round.healthy()) {
         log_.debug(msg() << "round ok in " << ms_text(round.latency));
         if (step.recovered)
@@ -157,7 +159,9 @@ int Daemon::run() {
         TimePoint now = events_.now();
         bool can_start = runner_.in_flight() < max_in_flight;
         if (can_start && now >= next_start_) {
-            runner_.start(prober_);
+            ProbeMode mode = schedule_.next(now);
+            schedule_.started(mode, now);
+            runner_.start(prober_, mode);
             next_start_ = now + state_.policy().retry_interval;
             continue;
         }
@@ -168,7 +172,8 @@ int Daemon::run() {
             break;
         case Wakeup::io:
             if (prober_->connection_closed()) {
-                log_.info("a server closed the idle connection, probing now");
+                log_.info("a server closed the kept connection, probing now");
+                schedule_.need_full();
                 next_start_ = events_.now();
             }
             break;

@@ -5,7 +5,7 @@
 #include "health.hpp"
 #include "log.hpp"
 #include "notifier.hpp"
-#include "probe.hpp"
+#include "probe_result.hpp"
 #include "reloader.hpp"
 #include "rounds.hpp"
 
@@ -37,6 +37,7 @@ class Daemon {
     std::vector<int> watched_fds() const;
 
     HealthState state_;
+    FullProbeSchedule schedule_;
     ProberFactory factory_;
     Notifier &notifier_;
     EventSource &events_;

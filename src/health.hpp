@@ -3,14 +3,45 @@
 #pragma once
 
 #include "clock.hpp"
+#include "probe_result.hpp"
+
+#include <optional>
 
 namespace lhc {
 
 // The defaults live in one place, Options (cli.hpp).
 struct Policy {
-    Duration interval;       // between rounds while healthy
-    Duration retry_interval; // after a failed round, or beside one still waiting
-    int failures;            // consecutive failed rounds that mean "LDAP is down"
+    Duration interval;        // between rounds while healthy
+    Duration retry_interval;  // after a failed round, or beside one still waiting
+    int failures;             // consecutive failed rounds that mean "LDAP is down"
+    Duration full_interval{}; // at least this often a round takes the full path (0: always)
+};
+
+// Which rounds take the full path a new Postfix process takes (a new connection, TLS, bind,
+// the searches) and which only search on the connection kept from the last good round: the
+// first round, the one after a failed round or a closed kept connection, and at least one
+// every full_interval. So a rotated password, a replaced certificate or a changed ACL is seen
+// within full_interval, while the directory sees one operation per round in between.
+class FullProbeSchedule {
+  public:
+    explicit FullProbeSchedule(Duration every) : every_(every) {}
+    ProbeMode next(TimePoint now) const {
+        return !last_full_ || needed_ || now - *last_full_ >= every_ ? ProbeMode::full
+                                                                     : ProbeMode::kept;
+    }
+    void started(ProbeMode mode, TimePoint now) {
+        if (mode == ProbeMode::full) {
+            last_full_ = now;
+            needed_ = false;
+        }
+    }
+    // The next round takes the full path, whenever it starts.
+    void need_full() { needed_ = true; }
+
+  private:
+    Duration every_;
+    std::optional<TimePoint> last_full_;
+    bool needed_ = false;
 };
 
 class HealthState {

@@ -5,11 +5,12 @@
 #include "config_error.hpp"
 #include "daemon.hpp"
 #include "exit_codes.hpp"
+#include "ldap_prober.hpp"
 #include "ldap_table.hpp"
 #include "log.hpp"
 #include "notifier.hpp"
 #include "postfix_tables.hpp"
-#include "probe.hpp"
+#include "probe_plan.hpp"
 #include "reloader.hpp"
 #include "rounds.hpp"
 #include "step_deadline.hpp"
@@ -67,7 +68,8 @@ Policy policy_of(const Options &o) {
     auto seconds = [](double s) {
         return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
     };
-    return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures};
+    return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures,
+                  seconds(o.full_probe_interval)};
 }
 
 // libldap initialises Cyrus SASL on first use and that loads every installed SASL plugin
@@ -85,7 +87,7 @@ int once(const Options &o, Logger &log) {
     auto tables = load_tables(table_files(o, log), log);
     skip_sasl_plugins_unless_needed(tables);
     auto prober = LdapProber(plan_probes(tables, o.probe_key, log), log);
-    RoundResult round = prober.probe_round();
+    RoundResult round = prober.probe_round(ProbeMode::full);
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
     int code = exit_unavailable;

@@ -3,7 +3,7 @@
 // SIGTERM. The old prober keeps probing until the new one is there.
 #pragma once
 
-#include "probe.hpp"
+#include "probe_result.hpp"
 
 #include <functional>
 #include <memory>

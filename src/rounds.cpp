@@ -31,14 +31,14 @@ struct ThreadRoundRunner::State {
 
 ThreadRoundRunner::ThreadRoundRunner() : state_(std::make_shared<State>()) {}
 
-void ThreadRoundRunner::start(std::shared_ptr<Prober> prober) {
+void ThreadRoundRunner::start(std::shared_ptr<Prober> prober, ProbeMode mode) {
     {
         std::lock_guard lock(state_->mutex);
         ++state_->running;
         state_->peak = std::max(state_->peak, state_->running + state_->finished.size());
     }
-    std::thread([state = state_, prober = std::move(prober)] {
-        RoundResult result = prober->probe_round();
+    std::thread([state = state_, prober = std::move(prober), mode] {
+        RoundResult result = prober->probe_round(mode);
         std::lock_guard lock(state->mutex);
         state->finished.push_back(std::move(result));
         --state->running;

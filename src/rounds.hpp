@@ -3,7 +3,7 @@
 // one timeout instead of one timeout per allowed failure.
 #pragma once
 
-#include "probe.hpp"
+#include "probe_result.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -23,7 +23,7 @@ class RoundRunner {
   public:
     virtual ~RoundRunner() = default;
     // Starts one round of `prober` now.
-    virtual void start(std::shared_ptr<Prober> prober) = 0;
+    virtual void start(std::shared_ptr<Prober> prober, ProbeMode mode) = 0;
     virtual std::size_t in_flight() const = 0;
     // The oldest finished round not taken yet.
     virtual std::optional<RoundResult> take_finished() = 0;
@@ -36,7 +36,7 @@ class RoundRunner {
 class ThreadRoundRunner final : public RoundRunner {
   public:
     ThreadRoundRunner();
-    void start(std::shared_ptr<Prober> prober) override;
+    void start(std::shared_ptr<Prober> prober, ProbeMode mode) override;
     std::size_t in_flight() const override;
     std::optional<RoundResult> take_finished() override;
     int wake_fd() const override;

@@ -17,7 +17,7 @@ TimePoint deadline_after(Duration limit) {
 
 } // namespace
 
-void StepWatch::begin(const std::string &step, const std::string &server, Duration limit) {
+void StepWatch::begin(ProbeStep step, const std::string &server, Duration limit) {
     std::lock_guard lock(mutex_);
     current_ = Overrun{step, server, limit};
     deadline_ = deadline_after(limit);

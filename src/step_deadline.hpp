@@ -6,6 +6,7 @@
 #pragma once
 
 #include "clock.hpp"
+#include "probe_result.hpp"
 
 #include <condition_variable>
 #include <functional>
@@ -17,8 +18,8 @@
 namespace lhc {
 
 struct Overrun {
-    std::string step;   // the step that did not end in time
-    std::string server; // the server it was talking to
+    ProbeStep step = ProbeStep::connect; // the step that did not end in time
+    std::string server;                  // the server it was talking to
     Duration limit{};
 };
 
@@ -26,7 +27,7 @@ struct Overrun {
 class StepWatch {
   public:
     // Worker: a step starts now and may take `limit`.
-    void begin(const std::string &step, const std::string &server, Duration limit);
+    void begin(ProbeStep step, const std::string &server, Duration limit);
     // Worker: all done.
     void finish();
     // Caller: waits for finish() (nullopt) or the first step to outlast its limit + `grace`.

@@ -3,7 +3,7 @@
 
 #include "clock.hpp"
 #include "notifier.hpp"
-#include "probe.hpp"
+#include "probe_result.hpp"
 #include "reloader.hpp"
 #include "rounds.hpp"
 
@@ -59,10 +59,11 @@ class FakeEvents final : public EventSource {
 class FakeRunner final : public RoundRunner {
   public:
     explicit FakeRunner(FakeEvents &events) : events_(events) {}
-    void start(std::shared_ptr<Prober> prober) override {
+    void start(std::shared_ptr<Prober> prober, ProbeMode mode) override {
         Duration d = duration ? duration(started++) : Duration::zero();
         TimePoint done = events_.now() + d;
-        pending_.push_back({done, prober->probe_round()});
+        modes.push_back(mode);
+        pending_.push_back({done, prober->probe_round(mode)});
         std::stable_sort(pending_.begin(), pending_.end(),
                          [](auto &a, auto &b) { return a.first < b.first; });
         events_.wake_at(done);
@@ -80,6 +81,7 @@ class FakeRunner final : public RoundRunner {
     std::function<Duration(std::size_t)> duration;
     std::size_t started = 0;
     std::size_t max_in_flight = 0;
+    std::vector<ProbeMode> modes; // of every round started, in order
 
   private:
     FakeEvents &events_;
@@ -137,7 +139,7 @@ class FakeProber final : public Prober {
   public:
     FakeProber(std::vector<bool> script, FakeEvents *events = nullptr)
         : script_(std::move(script)), events_(events) {}
-    RoundResult probe_round() override {
+    RoundResult probe_round(ProbeMode) override {
         bool ok = script_.at(std::min(rounds, script_.size() - 1));
         ++rounds;
         RoundResult r;
@@ -145,7 +147,7 @@ class FakeProber final : public Prober {
         p.healthy = ok;
         p.tables = "/etc/postfix/ldap-users.cf";
         p.server = "ldap://127.0.0.1:389";
-        p.step = ok ? "search" : "connect";
+        p.step = ok ? ProbeStep::search : ProbeStep::connect;
         p.ldap_code = ok ? 0 : -1;
         r.probes.push_back(p);
         return r;

@@ -3,9 +3,10 @@
 // is finally freed. That state used to live in the Connection (a dangling pointer: ASan
 // reported a SEGV in ldap_free_connection at daemon exit; without ASan it only worked while
 // the dead Connection's stack memory happened to be intact, which scribble_stack() prevents).
+#include "ldap_prober.hpp"
 #include "ldap_table.hpp"
 #include "log.hpp"
-#include "probe.hpp"
+#include "probe_plan.hpp"
 
 #include <arpa/inet.h>
 #include <atomic>
@@ -138,7 +139,7 @@ TEST(ProbeIdleConnection, OutlivesItsRoundSafely) {
         LdapProber prober(plan_probes(tables, "alice@example.com", log), log, true);
         // Each round keeps its connection and frees the previous round's one.
         for (int round = 0; round < 3; ++round)
-            EXPECT_TRUE(prober.probe_round().healthy()) << round;
+            EXPECT_TRUE(prober.probe_round(ProbeMode::full).healthy()) << round;
         EXPECT_EQ(prober.watch_fds().size(), 1u);
         scribble_stack();
     } // the last idle connection is freed here, long after its round ended

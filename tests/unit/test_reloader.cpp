@@ -41,7 +41,7 @@ class NoteDestructionProber final : public Prober {
         if (destroyed_)
             destroyed_->set_value();
     }
-    RoundResult probe_round() override { return {}; }
+    RoundResult probe_round(ProbeMode) override { return {}; }
     Duration worst_case() const override { return Duration{1}; }
     std::string summary() const override { return "reloaded"; }
 

@@ -15,7 +15,7 @@ namespace {
 // Each round blocks until the test opens the gate.
 class GatedProber final : public Prober {
   public:
-    RoundResult probe_round() override {
+    RoundResult probe_round(ProbeMode) override {
         std::unique_lock lock(mutex_);
         cv_.wait(lock, [this] { return open_; });
         return RoundResult{};
@@ -53,7 +53,7 @@ TEST(ThreadRoundRunner, SequentialRoundsNeverTrim) {
     for (int i = 0; i < 3; ++i) {
         auto prober = std::make_shared<GatedProber>();
         prober->open();
-        runner.start(prober);
+        runner.start(prober, ProbeMode::full);
         take_one(runner);
         EXPECT_EQ(runner.in_flight(), 0U);
     }
@@ -63,8 +63,8 @@ TEST(ThreadRoundRunner, SequentialRoundsNeverTrim) {
 TEST(ThreadRoundRunner, OverlappingRoundsTrimOnceWhenAllAreTaken) {
     ThreadRoundRunner runner;
     auto prober = std::make_shared<GatedProber>();
-    runner.start(prober);
-    runner.start(prober);
+    runner.start(prober, ProbeMode::full);
+    runner.start(prober, ProbeMode::full);
     EXPECT_EQ(runner.in_flight(), 2U);
     prober->open();
     take_one(runner);
@@ -76,7 +76,7 @@ TEST(ThreadRoundRunner, OverlappingRoundsTrimOnceWhenAllAreTaken) {
     // Back to one round at a time: no further trims.
     auto single = std::make_shared<GatedProber>();
     single->open();
-    runner.start(single);
+    runner.start(single, ProbeMode::full);
     take_one(runner);
     EXPECT_EQ(runner.trims(), 1U);
 }
@@ -86,8 +86,8 @@ TEST(ThreadRoundRunner, OverlapsEveryCycleTrimAtMostOncePerSpacing) {
     ThreadRoundRunner runner;
     for (int cycle = 0; cycle < 5; ++cycle) {
         auto prober = std::make_shared<GatedProber>();
-        runner.start(prober);
-        runner.start(prober);
+        runner.start(prober, ProbeMode::full);
+        runner.start(prober, ProbeMode::full);
         prober->open();
         take_one(runner);
         take_one(runner);

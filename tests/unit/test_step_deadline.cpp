@@ -45,8 +45,8 @@ TEST(StepDeadline, WorkThatEndsInTimeIsWaitedFor) {
     bool ran = false;
     auto overrun = run_with_step_deadlines(
         [&](StepWatch &watch) {
-            watch.begin("connect", "ldap://a", 10s);
-            watch.begin("search", "ldap://a", 10s);
+            watch.begin(ProbeStep::connect, "ldap://a", 10s);
+            watch.begin(ProbeStep::search, "ldap://a", 10s);
             ran = true;
             watch.finish();
         },
@@ -61,8 +61,8 @@ TEST(StepDeadline, AStepThatNeverEndsIsLeftBehindAtItsLimitAndCounted) {
     auto start = Clock::now();
     auto overrun = run_with_step_deadlines(
         [gate](StepWatch &watch) {
-            watch.begin("connect", "ldap://fast", 10s);
-            watch.begin("search", "ldap://silent", 50ms);
+            watch.begin(ProbeStep::connect, "ldap://fast", 10s);
+            watch.begin(ProbeStep::search, "ldap://silent", 50ms);
             gate->block();
             watch.finish();
             gate->mark_ended();
@@ -70,7 +70,7 @@ TEST(StepDeadline, AStepThatNeverEndsIsLeftBehindAtItsLimitAndCounted) {
         50ms);
     auto waited = Clock::now() - start;
     ASSERT_TRUE(overrun.has_value());
-    EXPECT_EQ(overrun->step, "search");
+    EXPECT_EQ(overrun->step, ProbeStep::search);
     EXPECT_EQ(overrun->server, "ldap://silent");
     EXPECT_EQ(overrun->limit, 50ms);
     EXPECT_GE(waited, 100ms);
@@ -87,7 +87,7 @@ TEST(StepDeadline, AStepThatNeverEndsIsLeftBehindAtItsLimitAndCounted) {
 TEST(StepDeadline, HugeLimitsDoNotOverflow) {
     auto overrun = run_with_step_deadlines(
         [](StepWatch &watch) {
-            watch.begin("connect", "ldap://a", Duration::max());
+            watch.begin(ProbeStep::connect, "ldap://a", Duration::max());
             watch.finish();
         },
         Duration::max());

@@ -1,0 +1,140 @@
+#include "ldap_prober.hpp"
+
+#include "step_deadline.hpp"
+
+#include <algorithm>
+#include <future>
+#include <ldap.h>
+
+namespace lhc {
+
+namespace {
+
+// libldap's own timeouts end a step first; this only covers scheduling and start-up.
+constexpr Duration step_grace = std::chrono::milliseconds(500);
+
+std::vector<ProbeResult> all_failed(const ConnectionPlan &plan, ProbeStep step,
+                                    const std::string &server, const std::string &why) {
+    std::vector<ProbeResult> out;
+    for (const auto &search : plan.searches) {
+        ProbeResult r;
+        r.tables = search.tables;
+        r.server = server;
+        r.step = step;
+        r.ldap_code = LDAP_TIMEOUT;
+        r.diagnostic = why;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::string overrun_text(const Overrun &o) {
+    std::string what =
+        "no answer within " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(o.limit).count()) + " s";
+    if (o.step == ProbeStep::connect)
+        what += " (name resolution, TCP connect or TLS handshake)";
+    return what;
+}
+
+// The worker owns what it uses: left behind on an overrun, it may outlive this round and the
+// prober (a reload), until libldap returns.
+std::vector<ProbeResult> probe_bounded(std::shared_ptr<const ConnectionPlan> plan, Logger &log,
+                                       ProbeMode mode, std::shared_ptr<KeptConnection> kept) {
+    std::string first = plan->urls.empty() ? plan->settings.server_host : plan->urls.front();
+    if (int n = stragglers(); n >= max_stragglers)
+        return all_failed(*plan, ProbeStep::connect, first,
+                          std::to_string(n) + " earlier probes still wait for an answer; no new "
+                                              "connection until one of them ends");
+    auto start = Clock::now();
+    auto results = std::make_shared<std::vector<ProbeResult>>();
+    auto overrun = run_with_step_deadlines(
+        [plan, &log, mode, kept, results](StepWatch &watch) {
+            *results = probe_connection(*plan, log, mode, kept.get(), &watch);
+            watch.finish();
+        },
+        step_grace);
+    if (!overrun)
+        return std::move(*results);
+    log.debug(msg() << overrun->server << ": " << step_name(overrun->step) << ": "
+                    << overrun_text(*overrun) << ", leaving that probe behind");
+    auto out = all_failed(*plan, overrun->step, overrun->server, overrun_text(*overrun));
+    for (auto &r : out)
+        r.latency = Clock::now() - start;
+    return out;
+}
+
+} // namespace
+
+LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep) : log_(log) {
+    for (auto &p : plans) {
+        plans_.push_back(std::make_shared<const ConnectionPlan>(std::move(p)));
+        if (keep)
+            kept_.push_back(std::make_shared<KeptConnection>());
+    }
+}
+
+LdapProber::~LdapProber() = default;
+
+std::vector<int> LdapProber::watch_fds() const {
+    std::vector<int> fds;
+    for (const auto &kept : kept_)
+        if (int fd = kept->watch_fd(); fd >= 0)
+            fds.push_back(fd);
+    return fds;
+}
+
+bool LdapProber::connection_closed() {
+    bool any = false;
+    for (auto &kept : kept_)
+        any = kept->closed_by_server() || any;
+    return any;
+}
+
+RoundResult LdapProber::probe_round(ProbeMode mode) {
+    auto start = Clock::now();
+    RoundResult round;
+    auto kept = [this](std::size_t i) { return kept_.empty() ? nullptr : kept_[i]; };
+    if (plans_.size() == 1) {
+        round.probes = probe_bounded(plans_.front(), log_, mode, kept(0));
+    } else {
+        // Connections are probed side by side: a hung server costs one timeout, not one each.
+        std::vector<std::future<std::vector<ProbeResult>>> pending;
+        for (std::size_t i = 0; i < plans_.size(); ++i)
+            pending.push_back(std::async(std::launch::async, probe_bounded, plans_[i],
+                                         std::ref(log_), mode, kept(i)));
+        for (auto &f : pending)
+            for (auto &r : f.get())
+                round.probes.push_back(std::move(r));
+    }
+    round.latency = Clock::now() - start;
+    return round;
+}
+
+// Saturating: "timeout = 2147483647" times a few steps does not fit in nanoseconds.
+Duration LdapProber::worst_case() const {
+    double worst = 0;
+    for (const auto &p : plans_) {
+        // Each URL's connect (with its TLS handshake), StartTLS, the bind and every search
+        // are each bounded by the wait bound (plus the step's grace).
+        auto steps = p->urls.size() + (p->settings.start_tls ? 1 : 0) +
+                     (p->settings.bind != BindMode::none ? 1 : 0) + p->searches.size();
+        double step =
+            p->settings.wait_seconds() + std::chrono::duration<double>(step_grace).count();
+        worst = std::max(worst, step * static_cast<double>(steps));
+    }
+    constexpr double max_seconds = 1e9; // 31 years: "never" for any watchdog
+    if (worst >= max_seconds)
+        return Duration::max();
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(worst));
+}
+
+std::string LdapProber::summary() const {
+    std::size_t searches = 0;
+    for (const auto &p : plans_)
+        searches += p->searches.size();
+    return std::to_string(searches) + (searches == 1 ? " search" : " searches") + " on " +
+           std::to_string(plans_.size()) + (plans_.size() == 1 ? " connection" : " connections");
+}
+
+} // namespace lhc

@@ -1,0 +1,33 @@
+// The probe of a whole configuration: every connection plan side by side, each on a worker
+// thread whose steps end at their limits (step_deadline.hpp).
+#pragma once
+
+#include "connection.hpp"
+#include "log.hpp"
+#include "probe_plan.hpp"
+#include "probe_result.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace lhc {
+
+class LdapProber final : public Prober {
+  public:
+    // `keep_idle`: keep each good round's connections open until the next round (daemon).
+    LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle = false);
+    ~LdapProber() override;
+    RoundResult probe_round(ProbeMode mode) override;
+    Duration worst_case() const override;
+    std::string summary() const override;
+    std::vector<int> watch_fds() const override;
+    bool connection_closed() override;
+
+  private:
+    // Shared with probes that a hung server made us leave behind (see step_deadline.hpp).
+    std::vector<std::shared_ptr<const ConnectionPlan>> plans_;
+    Logger &log_;
+    std::vector<std::shared_ptr<KeptConnection>> kept_; // one per plan when keeping
+};
+
+} // namespace lhc

@@ -1,0 +1,95 @@
+#include "tls_guard.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <poll.h>
+
+namespace lhc {
+
+void HandshakeGuard::arm() {
+    timed_out = false;
+    deadline = Clock::now() + std::chrono::seconds(timeout.tv_sec) +
+               std::chrono::microseconds(timeout.tv_usec);
+}
+
+bool HandshakeGuard::wait(short events) {
+    if (!deadline || fd < 0)
+        return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+    pollfd p{fd, events, 0};
+    auto ms = std::min<long long>(left.count(), INT_MAX);
+    int n = ms > 0 ? poll(&p, 1, static_cast<int>(ms)) : 0;
+    if (n == 0) {
+        timed_out = true;
+        errno = ETIMEDOUT;
+    }
+    return n > 0 || (n < 0 && errno == EINTR);
+}
+
+namespace {
+
+bool would_block() {
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+int guard_setup(Sockbuf_IO_Desc *d, void *arg) {
+    d->sbiod_pvt = arg;
+    return 0;
+}
+int guard_remove(Sockbuf_IO_Desc *) {
+    return 0;
+}
+int guard_ctrl(Sockbuf_IO_Desc *d, int opt, void *arg) {
+    return LBER_SBIOD_CTRL_NEXT(d, opt, arg);
+}
+int guard_close(Sockbuf_IO_Desc *) {
+    return 0;
+}
+
+ber_slen_t guard_read(Sockbuf_IO_Desc *d, void *buf, ber_len_t len) {
+    auto *g = static_cast<HandshakeGuard *>(d->sbiod_pvt);
+    for (;;) {
+        ber_slen_t n = LBER_SBIOD_READ_NEXT(d, buf, len);
+        if (n >= 0 || !would_block() || !g->deadline)
+            return n;
+        if (!g->wait(POLLIN))
+            return -1;
+    }
+}
+
+ber_slen_t guard_write(Sockbuf_IO_Desc *d, void *buf, ber_len_t len) {
+    auto *g = static_cast<HandshakeGuard *>(d->sbiod_pvt);
+    for (;;) {
+        ber_slen_t n = LBER_SBIOD_WRITE_NEXT(d, buf, len);
+        if (n >= 0 || !would_block() || !g->deadline)
+            return n;
+        if (!g->wait(POLLOUT))
+            return -1;
+    }
+}
+
+Sockbuf_IO guard_io = {guard_setup, guard_remove, guard_ctrl, guard_read, guard_write, guard_close};
+
+// Called by libldap for every connection it opens, before any TLS layer is pushed.
+int on_connect(LDAP *, Sockbuf *sb, LDAPURLDesc *, sockaddr *, ldap_conncb *cb) {
+    auto *g = static_cast<HandshakeGuard *>(cb->lc_arg);
+    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &g->fd) != 1)
+        g->fd = -1;
+    ber_sockbuf_add_io(sb, &guard_io, LBER_SBIOD_LEVEL_PROVIDER + 1, g);
+    g->arm();
+    return 0;
+}
+void on_disconnect(LDAP *, Sockbuf *, ldap_conncb *) {}
+
+} // namespace
+
+bool LdapHandle::install_guard(timeval timeout) {
+    guard.timeout = timeout;
+    cb.lc_add = on_connect;
+    cb.lc_del = on_disconnect;
+    cb.lc_arg = &guard;
+    return ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &cb) == LDAP_OPT_SUCCESS;
+}
+
+} // namespace lhc
