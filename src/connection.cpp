@@ -76,13 +76,9 @@ class Connection {
         auto start = Clock::now();
         if (!plan_.init_error.empty())
             return timed(unusable_url_list(), start);
-        if (mode == ProbeMode::kept && kept_) {
-            if ((handle_ = kept_->take())) {
-                auto results = on_kept_connection();
-                if (!needs_full_path(results))
-                    return timed(std::move(results), start);
-            }
-        }
+        if (mode == ProbeMode::kept)
+            if (auto results = run_kept())
+                return std::move(*results);
         auto results = attempt();
         // Postfix reconnects once when the server went away between bind and search.
         bool lost = std::any_of(results.begin(), results.end(), [](const ProbeResult &r) {
@@ -92,6 +88,18 @@ class Connection {
             log_.debug(msg() << server_ << ": connection lost during search, reconnecting once");
             results = attempt();
         }
+        return timed(std::move(results), start);
+    }
+
+    // The searches on the kept connection, or nullopt when there is none or it failed in a
+    // way that the full path must judge.
+    std::optional<std::vector<ProbeResult>> run_kept() {
+        auto start = Clock::now();
+        if (!kept_ || !(handle_ = kept_->take()))
+            return std::nullopt;
+        auto results = on_kept_connection();
+        if (needs_full_path(results))
+            return std::nullopt;
         return timed(std::move(results), start);
     }
 
@@ -482,6 +490,11 @@ bool KeptConnection::closed_by_server() {
 std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &log, ProbeMode mode,
                                           KeptConnection *kept, StepWatch *watch) {
     return Connection(plan, log, kept, watch).run(mode);
+}
+
+std::optional<std::vector<ProbeResult>> probe_kept(const ConnectionPlan &plan, Logger &log,
+                                                   KeptConnection &kept) {
+    return Connection(plan, log, &kept, nullptr).run_kept();
 }
 
 } // namespace lhc

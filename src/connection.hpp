@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace lhc {
@@ -42,5 +43,12 @@ std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &lo
                                           ProbeMode mode = ProbeMode::full,
                                           KeptConnection *kept = nullptr,
                                           StepWatch *watch = nullptr);
+
+// Only the searches on the kept connection, on the calling thread: nullopt when there is no
+// kept connection or it failed in a way that only the full path can judge. Every wait here
+// is a libldap result wait bounded by the timeout (no name resolution, no TLS handshake), so
+// no worker thread is needed, unless referrals are chased (the caller's choice).
+std::optional<std::vector<ProbeResult>> probe_kept(const ConnectionPlan &plan, Logger &log,
+                                                   KeptConnection &kept);
 
 } // namespace lhc

@@ -134,7 +134,10 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
 }
 
 std::vector<int> Daemon::watched_fds() const {
-    std::vector<int> fds = prober_->watch_fds();
+    // While a round runs it may be using the kept connection: its answer is no reason to wake.
+    std::vector<int> fds;
+    if (runner_.in_flight() == 0)
+        fds = prober_->watch_fds();
     fds.push_back(runner_.wake_fd());
     fds.push_back(reloader_.wake_fd());
     return fds;

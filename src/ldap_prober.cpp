@@ -46,6 +46,13 @@ std::vector<ProbeResult> probe_bounded(std::shared_ptr<const ConnectionPlan> pla
         return all_failed(*plan, ProbeStep::connect, first,
                           std::to_string(n) + " earlier probes still wait for an answer; no new "
                                               "connection until one of them ends");
+    // A search on the kept connection waits only in ldap_result(), under the timeout: no
+    // worker needed, unless a referral may be chased (libldap binds to it synchronously).
+    if (mode == ProbeMode::kept && kept && !plan->settings.chase_referrals) {
+        if (auto results = probe_kept(*plan, log, *kept))
+            return std::move(*results);
+        mode = ProbeMode::full;
+    }
     auto start = Clock::now();
     auto results = std::make_shared<std::vector<ProbeResult>>();
     auto overrun = run_with_step_deadlines(

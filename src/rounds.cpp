@@ -1,5 +1,7 @@
 #include "rounds.hpp"
 
+#include "workers.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -37,14 +39,14 @@ void ThreadRoundRunner::start(std::shared_ptr<Prober> prober, ProbeMode mode) {
         ++state_->running;
         state_->peak = std::max(state_->peak, state_->running + state_->finished.size());
     }
-    std::thread([state = state_, prober = std::move(prober), mode] {
+    run_on_worker([state = state_, prober = std::move(prober), mode] {
         RoundResult result = prober->probe_round(mode);
         std::lock_guard lock(state->mutex);
         state->finished.push_back(std::move(result));
         --state->running;
         uint64_t one = 1;
         (void)!write(state->event_fd, &one, sizeof one);
-    }).detach();
+    });
 }
 
 std::size_t ThreadRoundRunner::in_flight() const {

@@ -1,7 +1,8 @@
 #include "step_deadline.hpp"
 
+#include "workers.hpp"
+
 #include <atomic>
-#include <thread>
 
 namespace lhc {
 
@@ -55,7 +56,7 @@ std::optional<Overrun> run_with_step_deadlines(std::function<void(StepWatch &wat
         bool ended = false;
     };
     auto shared = std::make_shared<Shared>();
-    std::thread worker([shared, work = std::move(work)] {
+    run_on_worker([shared, work = std::move(work)] {
         work(shared->watch);
         std::lock_guard lock(shared->mutex);
         shared->ended = true;
@@ -63,17 +64,12 @@ std::optional<Overrun> run_with_step_deadlines(std::function<void(StepWatch &wat
             --straggler_count;
     });
     auto overrun = shared->watch.wait(grace);
-    std::unique_lock lock(shared->mutex);
-    if (!overrun || shared->ended) {
-        // A step that ended right at its limit still brought its real result.
-        lock.unlock();
-        worker.join();
+    std::lock_guard lock(shared->mutex);
+    // A step that ended right at its limit still brought its real result.
+    if (!overrun || shared->ended)
         return std::nullopt;
-    }
     shared->abandoned = true;
     ++straggler_count;
-    lock.unlock();
-    worker.detach();
     return overrun;
 }
 

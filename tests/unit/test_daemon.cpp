@@ -203,15 +203,41 @@ TEST(Daemon, SlowButAnsweringServerStaysHealthy) {
     EXPECT_EQ(h.log.text.find("probe failed"), std::string::npos) << h.log.text;
 }
 
-TEST(Daemon, ClosedIdleConnectionTriggersAProbeAtOnce) {
+TEST(Daemon, ClosedKeptConnectionTriggersAFullProbeAtOnce) {
     Harness h;
     h.script = {true, false};
     h.idle_connection_closes = true;
     h.events.signal_at(2s, Wakeup::io);
-    EXPECT_EQ(h.run(), exit_unavailable);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 60s}), exit_unavailable);
     // Without the wakeup the outage would be seen at 5 s and given up at 6 s.
     EXPECT_EQ(h.events.elapsed(), 3s) << "failures at 2, 2.5 and 3 s";
-    EXPECT_NE(h.log.text.find("closed the idle connection"), std::string::npos);
+    EXPECT_NE(h.log.text.find("closed the kept connection"), std::string::npos);
+    ASSERT_GE(h.runner.modes.size(), 2u);
+    EXPECT_EQ(h.runner.modes[1], ProbeMode::full)
+        << "the round after the close takes the full path";
+}
+
+// The directory sees a new connection only at the first round, after a failed round, and once
+// every full_interval; the rounds in between search on the kept connection.
+TEST(Daemon, FullPathOnlyAtStartAfterAFailureAndOnSchedule) {
+    Harness h;
+    h.script = {true, true, true, false, true, true, true, true, true, true, true, true, true};
+    h.events.signal_at(61s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 20s}), exit_ok);
+    // Rounds at 0, 5, 10, 15 (fails), 15.5 (full: after the failure), 20.5, 25.5, 30.5, 35.5
+    // (full: 20 s after 15.5), ..., 55.5 (full), 60.5 s.
+    using M = ProbeMode;
+    std::vector<ProbeMode> want = {M::full, M::kept, M::kept, M::kept, M::full, M::kept, M::kept,
+                                   M::kept, M::full, M::kept, M::kept, M::kept, M::full, M::kept};
+    EXPECT_EQ(h.runner.modes, want);
+}
+
+TEST(Daemon, FullIntervalZeroTakesTheFullPathEveryRound) {
+    Harness h;
+    h.script = {true};
+    h.events.signal_at(21s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3}), exit_ok);
+    EXPECT_EQ(h.runner.modes, std::vector<ProbeMode>(5, ProbeMode::full));
 }
 
 TEST(Daemon, ReloadThatNeverFinishesLeavesRoundsWatchdogAndSigtermAlone) {

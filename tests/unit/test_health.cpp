@@ -71,3 +71,27 @@ TEST(HealthState, FailuresOfOneGivesUpAtTheFirstFailure) {
     h.on_round(true, at(0s));
     EXPECT_TRUE(h.on_round(false, at(5s)).give_up);
 }
+
+TEST(FullProbeSchedule, FirstRoundThenEveryIntervalOrWhenNeeded) {
+    using namespace std::chrono_literals;
+    FullProbeSchedule s(60s);
+    TimePoint t0{};
+    EXPECT_EQ(s.next(t0), ProbeMode::full);
+    s.started(ProbeMode::full, t0);
+    EXPECT_EQ(s.next(t0 + 1s), ProbeMode::kept);
+    s.started(ProbeMode::kept, t0 + 1s);
+    EXPECT_EQ(s.next(t0 + 59s), ProbeMode::kept);
+    EXPECT_EQ(s.next(t0 + 60s), ProbeMode::full) << "due whatever the kept rounds did";
+    s.need_full();
+    EXPECT_EQ(s.next(t0 + 2s), ProbeMode::full) << "after a failure or a closed connection";
+    s.started(ProbeMode::full, t0 + 2s);
+    EXPECT_EQ(s.next(t0 + 3s), ProbeMode::kept);
+    EXPECT_EQ(s.next(t0 + 62s), ProbeMode::full);
+}
+
+TEST(FullProbeSchedule, ZeroMeansEveryRound) {
+    FullProbeSchedule s(Duration::zero());
+    TimePoint t0{};
+    s.started(ProbeMode::full, t0);
+    EXPECT_EQ(s.next(t0), ProbeMode::full);
+}
