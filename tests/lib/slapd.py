@@ -185,7 +185,11 @@ class Slapd:
             ldap.hang(); ldap.resume(); ldap.stop(); ldap.start()
     """
 
-    def __init__(self, directory=None):
+    def __init__(self, directory=None, debug="0", global_conf=()):
+        """debug: slapd -d level ("256": one stats line per connection event and operation,
+        in log()); global_conf: extra global slapd.conf lines, such as "idletimeout 1"."""
+        self._debug = debug
+        self._global_conf = list(global_conf)
         self._own_dir = directory is None
         self.dir = tempfile.mkdtemp(prefix="lhc-slapd-") if directory is None else directory
         os.makedirs(self.dir, exist_ok=True)
@@ -225,6 +229,7 @@ class Slapd:
             "TLSCertificateFile " + self.server_cert,
             "TLSCertificateKeyFile " + self.server_key,
             'authz-regexp "%s" "%s"' % (peercred, ROOT_DN),
+            *self._global_conf,
             "database mdb",
             'suffix "%s"' % SUFFIX,
             'rootdn "%s"' % ROOT_DN,
@@ -251,7 +256,7 @@ class Slapd:
         t0 = time.monotonic()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [find_slapd(), "-d", "0", "-h", " ".join([self.url, self.ldaps_url, self.ldapi_url]),
+            [find_slapd(), "-d", self._debug, "-h", " ".join([self.url, self.ldaps_url, self.ldapi_url]),
              "-f", self.conf_path],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         log.close()
