@@ -4,6 +4,7 @@
 #include <ldap.h>
 #include <poll.h>
 #include <sasl/sasl.h>
+#include <sys/socket.h>
 
 namespace lhc {
 
@@ -103,7 +104,81 @@ class Connection {
         return timed(std::move(results), start);
     }
 
+    // ---- a round on the kept connection driven by the caller's loop, without a thread ----
+
+    // Sends every search on the kept connection; false when there is none.
+    bool send_kept() {
+        if (!kept_ || !(handle_ = kept_->take()))
+            return false;
+        server_ = kept_server_of(*handle_);
+        start_ = Clock::now();
+        // A server that sends half a TLS record and stops must not hold the caller's loop in
+        // a blocking read: libldap takes the timeout as "no message yet" and polls again.
+        timeval slice{0, 200000};
+        setsockopt(descriptor_of(handle_->ld), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+        for (const auto &search : plan_.searches) {
+            Pending p{&search};
+            p.sent = send_search(search, &p.msgid);
+            pending_.push_back(std::move(p));
+        }
+        return true;
+    }
+
+    int kept_fd() const { return handle_ ? descriptor_of(handle_->ld) : -1; }
+
+    // Takes what has arrived, without waiting: the verdicts once every search is answered,
+    // with `give_up` the searches still open as timeouts. nullopt while some are open.
+    std::optional<std::vector<ProbeResult>> collect(bool give_up) {
+        bool open = false;
+        for (auto &p : pending_) {
+            if (!p.result)
+                p.result = answer(p, give_up);
+            open = open || !p.result;
+        }
+        if (open)
+            return std::nullopt;
+        std::vector<ProbeResult> out;
+        for (auto &p : pending_)
+            out.push_back(std::move(*p.result));
+        pending_.clear();
+        bool good = std::all_of(out.begin(), out.end(), [](auto &r) { return r.healthy; });
+        if (good)
+            kept_->keep(std::move(handle_));
+        handle_.reset();
+        return timed(std::move(out), start_);
+    }
+
+    // A kept round whose verdict only the full path can give (see needs_full_path()).
+    bool full_path_needed(const std::vector<ProbeResult> &results) const {
+        return needs_full_path(results);
+    }
+
   private:
+    struct Pending {
+        const SearchPlan *search;
+        Step sent;
+        int msgid = 0;
+        std::optional<ProbeResult> result;
+    };
+
+    std::optional<ProbeResult> answer(Pending &p, bool give_up) {
+        if (!p.sent.ok())
+            return judge(*p.search, p.sent, nullptr);
+        LDAP *ld = handle_->ld;
+        timeval zero{0, 0};
+        LDAPMessage *res = nullptr;
+        int got = ldap_result(ld, p.msgid, LDAP_MSG_ALL, &zero, &res);
+        if (got == 0 && !give_up)
+            return std::nullopt;
+        if (got > 0)
+            return judge(*p.search, Step{}, res);
+        if (got == 0) {
+            ldap_abandon_ext(ld, p.msgid, nullptr, nullptr);
+            return judge(*p.search, {LDAP_TIMEOUT, "no answer within timeout"}, nullptr);
+        }
+        return judge(*p.search, {error_of(ld), diagnostic_of(ld)}, nullptr);
+    }
+
     static std::vector<ProbeResult> timed(std::vector<ProbeResult> results, TimePoint start) {
         auto latency = Clock::now() - start;
         for (auto &r : results)
@@ -385,25 +460,36 @@ class Connection {
 
     ProbeResult run_search(const SearchPlan &search) {
         begin(ProbeStep::search);
+        int msgid = 0;
+        Step s = send_search(search, &msgid);
+        LDAPMessage *res = nullptr;
+        if (s.ok())
+            s = await_result(handle_->ld, msgid, result_wait(), &res);
+        return judge(search, s, res);
+    }
+
+    // As Postfix: the time limit is the raw timeout (0 is refused by libldap), and the size
+    // limit goes through the option, so a negative one reaches the server as it is.
+    Step send_search(const SearchPlan &search, int *msgid) {
         LDAP *ld = handle_->ld;
         std::vector<char *> attrs;
         for (const auto &a : search.attributes)
             attrs.push_back(const_cast<char *>(a.c_str()));
         attrs.push_back(nullptr);
-        // As Postfix: the time limit is the raw timeout (0 is refused by libldap), and the size
-        // limit goes through the option, so a negative one reaches the server as it is.
         timeval tv = timeout_;
-        int msgid = 0;
         int size = search.size_limit ? search.size_limit : LDAP_NO_LIMIT;
-        Step s;
         int rc = ldap_set_option(ld, LDAP_OPT_SIZELIMIT, &size);
         if (rc == LDAP_OPT_SUCCESS)
             rc =
                 ldap_search_ext(ld, search.base.c_str(), scope(search.scope), search.filter.c_str(),
-                                attrs.data(), 0, nullptr, nullptr, &tv, -1, &msgid);
-        LDAPMessage *res = nullptr;
-        s = rc == LDAP_SUCCESS ? await_result(ld, msgid, result_wait(), &res)
-                               : Step{rc, diagnostic_of(ld)};
+                                attrs.data(), 0, nullptr, nullptr, &tv, -1, msgid);
+        return rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(ld)};
+    }
+
+    // The verdict on one search from its answer `res` (freed here) or the step that failed.
+    ProbeResult judge(const SearchPlan &search, Step s, LDAPMessage *res) {
+        LDAP *ld = handle_->ld;
+        step_ = ProbeStep::search;
         ProbeResult r = failure(search, s);
         if (s.ok()) {
             r.entries = ldap_count_entries(ld, res);
@@ -450,6 +536,8 @@ class Connection {
     timeval wait_;    // the bound of every wait Postfix leaves unbounded (always > 0)
     KeptConnection *kept_;
     StepWatch *watch_;
+    std::vector<Pending> pending_; // searches of a kept round driven by the caller
+    TimePoint start_{};
     std::unique_ptr<LdapHandle> handle_;
     std::string server_;
     ProbeStep step_ = ProbeStep::connect;
@@ -495,6 +583,40 @@ std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &lo
 std::optional<std::vector<ProbeResult>> probe_kept(const ConnectionPlan &plan, Logger &log,
                                                    KeptConnection &kept) {
     return Connection(plan, log, &kept, nullptr).run_kept();
+}
+
+struct KeptRound::Impl {
+    std::shared_ptr<const ConnectionPlan> plan; // outlives a reload that swaps the prober
+    std::shared_ptr<KeptConnection> kept;
+    Connection connection;
+
+    Impl(std::shared_ptr<const ConnectionPlan> p, Logger &log, std::shared_ptr<KeptConnection> k)
+        : plan(std::move(p)), kept(std::move(k)), connection(*plan, log, kept.get(), nullptr) {}
+};
+
+std::unique_ptr<KeptRound> KeptRound::start(std::shared_ptr<const ConnectionPlan> plan, Logger &log,
+                                            std::shared_ptr<KeptConnection> kept) {
+    auto impl = std::make_unique<Impl>(std::move(plan), log, std::move(kept));
+    if (!impl->connection.send_kept())
+        return nullptr;
+    std::unique_ptr<KeptRound> round(new KeptRound);
+    round->deadline_ = Clock::now() + std::chrono::seconds(impl->plan->settings.wait_seconds());
+    round->impl_ = std::move(impl);
+    return round;
+}
+
+KeptRound::~KeptRound() = default;
+
+int KeptRound::fd() const {
+    return impl_->connection.kept_fd();
+}
+
+std::optional<KeptRound::Outcome> KeptRound::advance(TimePoint now) {
+    auto results = impl_->connection.collect(now >= deadline_);
+    if (!results)
+        return std::nullopt;
+    bool full = impl_->connection.full_path_needed(*results);
+    return Outcome{std::move(*results), full};
 }
 
 } // namespace lhc

@@ -51,4 +51,30 @@ std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &lo
 std::optional<std::vector<ProbeResult>> probe_kept(const ConnectionPlan &plan, Logger &log,
                                                    KeptConnection &kept);
 
+// The searches of a round on the kept connection, sent at once and collected as the answers
+// arrive, by the caller's own loop: no thread, and two wakeups a round (the timer and the
+// answer) where a round on a thread of its own takes four.
+class KeptRound {
+  public:
+    struct Outcome {
+        std::vector<ProbeResult> probes;
+        bool needs_full_path; // the kept connection failed; only the full path can judge
+    };
+    // Sends the searches; null when `kept` holds no connection.
+    static std::unique_ptr<KeptRound> start(std::shared_ptr<const ConnectionPlan> plan, Logger &log,
+                                            std::shared_ptr<KeptConnection> kept);
+    ~KeptRound();
+    int fd() const;                                  // readable when an answer arrives
+    TimePoint deadline() const { return deadline_; } // the searches' timeout
+    // Takes what arrived, without waiting; the outcome once every search is answered, or at
+    // the deadline with the open ones as timeouts.
+    std::optional<Outcome> advance(TimePoint now);
+
+  private:
+    KeptRound() = default;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    TimePoint deadline_{};
+};
+
 } // namespace lhc

@@ -133,11 +133,45 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
     return exit_unavailable;
 }
 
+std::size_t Daemon::in_flight() const {
+    return runner_.in_flight() + (loop_round_ ? 1 : 0);
+}
+
+// A round on the kept connection runs in this loop when the prober can (one search, no
+// thread); anything else, and every full path, on the runner's threads.
+void Daemon::start_round(TimePoint now) {
+    ProbeMode mode = schedule_.next(now);
+    schedule_.started(mode, now);
+    if (mode == ProbeMode::kept && in_flight() == 0)
+        loop_round_ = prober_->start_loop_round();
+    if (!loop_round_ || mode == ProbeMode::full)
+        runner_.start(prober_, mode);
+    next_start_ = now + state_.policy().retry_interval;
+}
+
+std::optional<int> Daemon::advance_loop_round() {
+    if (!loop_round_)
+        return std::nullopt;
+    auto outcome = loop_round_->advance(events_.now());
+    if (!outcome)
+        return std::nullopt;
+    loop_round_.reset();
+    if (outcome->needs_full_path) {
+        // The server closed or refused the kept connection: not a verdict, ask the full path.
+        schedule_.need_full();
+        next_start_ = events_.now();
+        return std::nullopt;
+    }
+    return finish(outcome->round);
+}
+
 std::vector<int> Daemon::watched_fds() const {
     // While a round runs it may be using the kept connection: its answer is no reason to wake.
     std::vector<int> fds;
-    if (runner_.in_flight() == 0)
+    if (in_flight() == 0)
         fds = prober_->watch_fds();
+    if (loop_round_)
+        fds.push_back(loop_round_->fd());
     fds.push_back(runner_.wake_fd());
     fds.push_back(reloader_.wake_fd());
     return fds;
@@ -159,17 +193,18 @@ int Daemon::run() {
                 return *code;
         if (auto reloaded = reloader_.take_finished())
             finish_reload(std::move(*reloaded));
+        if (auto code = advance_loop_round())
+            return *code;
         TimePoint now = events_.now();
-        bool can_start = runner_.in_flight() < max_in_flight;
+        bool can_start = in_flight() < max_in_flight;
         if (can_start && now >= next_start_) {
-            ProbeMode mode = schedule_.next(now);
-            schedule_.started(mode, now);
-            runner_.start(prober_, mode);
-            next_start_ = now + state_.policy().retry_interval;
+            start_round(now);
             continue;
         }
         // With every slot taken only a finished round (or a signal) can move things on.
         TimePoint deadline = can_start ? next_start_ : now + std::chrono::hours(24);
+        if (loop_round_)
+            deadline = std::min(deadline, loop_round_->deadline());
         switch (events_.wait_until(deadline, watched_fds())) {
         case Wakeup::deadline:
             break;

@@ -35,6 +35,10 @@ class Daemon {
     // Acts on one finished round; returns an exit code when the daemon must stop.
     std::optional<int> finish(const RoundResult &round);
     std::vector<int> watched_fds() const;
+    std::size_t in_flight() const;
+    void start_round(TimePoint now);
+    // Takes the loop's own round further; an exit code when it ended the daemon.
+    std::optional<int> advance_loop_round();
 
     HealthState state_;
     FullProbeSchedule schedule_;
@@ -44,7 +48,8 @@ class Daemon {
     RoundRunner &runner_;
     Reloader &reloader_;
     Logger &log_;
-    std::shared_ptr<Prober> prober_; // shared with the rounds still in flight
+    std::shared_ptr<Prober> prober_;        // shared with the rounds still in flight
+    std::unique_ptr<LoopRound> loop_round_; // a kept-connection round run by this loop
     TimePoint next_start_{};
     bool reload_again_ = false;                 // a SIGHUP came while a reload was pending
     std::optional<std::string> reload_failure_; // until a reload succeeds

@@ -118,6 +118,42 @@ RoundResult LdapProber::probe_round(ProbeMode mode) {
     return round;
 }
 
+namespace {
+
+class KeptLoopRound final : public LoopRound {
+  public:
+    explicit KeptLoopRound(std::unique_ptr<KeptRound> round) : round_(std::move(round)) {}
+    int fd() const override { return round_->fd(); }
+    TimePoint deadline() const override { return round_->deadline(); }
+    std::optional<Outcome> advance(TimePoint now) override {
+        auto out = round_->advance(now);
+        if (!out)
+            return std::nullopt;
+        Outcome o;
+        o.round.probes = std::move(out->probes);
+        o.round.latency = now - started_;
+        o.needs_full_path = out->needs_full_path;
+        return o;
+    }
+
+  private:
+    std::unique_ptr<KeptRound> round_;
+    TimePoint started_ = Clock::now();
+};
+
+} // namespace
+
+// One connection only: several are probed side by side on threads, where a hung one costs one
+// timeout. A chased referral makes libldap bind synchronously, which only a thread can bound.
+std::unique_ptr<LoopRound> LdapProber::start_loop_round() {
+    if (plans_.size() != 1 || kept_.empty() || plans_.front()->settings.chase_referrals)
+        return nullptr;
+    auto round = KeptRound::start(plans_.front(), log_, kept_.front());
+    if (!round)
+        return nullptr;
+    return std::make_unique<KeptLoopRound>(std::move(round));
+}
+
 // Saturating: "timeout = 2147483647" times a few steps does not fit in nanoseconds.
 Duration LdapProber::worst_case() const {
     double worst = 0;

@@ -18,6 +18,7 @@ class LdapProber final : public Prober {
     LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle = false);
     ~LdapProber() override;
     RoundResult probe_round(ProbeMode mode) override;
+    std::unique_ptr<LoopRound> start_loop_round() override;
     Duration worst_case() const override;
     std::string summary() const override;
     std::vector<int> watch_fds() const override;

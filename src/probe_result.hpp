@@ -5,6 +5,8 @@
 
 #include "clock.hpp"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,9 +46,27 @@ struct RoundResult {
     std::string first_failure() const;
 };
 
+// A round on the kept connection driven by the daemon's own loop instead of a thread: the
+// directory sees one search, the daemon wakes twice (the timer, the answer).
+class LoopRound {
+  public:
+    struct Outcome {
+        RoundResult round;
+        bool needs_full_path = false; // the kept connection failed: not a verdict
+    };
+    virtual ~LoopRound() = default;
+    virtual int fd() const = 0;             // readable when an answer arrives
+    virtual TimePoint deadline() const = 0; // when the open searches count as timed out
+    // Takes what arrived, without waiting; the outcome once the round is over.
+    virtual std::optional<Outcome> advance(TimePoint now) = 0;
+};
+
 class Prober {
   public:
     virtual ~Prober() = default;
+    // A kept-connection round for the caller's loop, or null when there is no kept connection
+    // (or the configuration needs threads: several connections, chased referrals).
+    virtual std::unique_ptr<LoopRound> start_loop_round() { return nullptr; }
     // `kept` is a wish: a connection with no kept connection takes the full path.
     virtual RoundResult probe_round(ProbeMode mode) = 0;
     // Upper bound of one round, from the timeouts: checked against WATCHDOG_USEC.

@@ -134,6 +134,21 @@ class FakeNotifier final : public Notifier {
     }
 };
 
+// A kept-connection round that is over as soon as the loop looks at it.
+class FakeLoopRound final : public LoopRound {
+  public:
+    FakeLoopRound(RoundResult round, bool needs_full, TimePoint now)
+        : round_(std::move(round)), needs_full_(needs_full), now_(now) {}
+    int fd() const override { return -1; }
+    TimePoint deadline() const override { return now_; }
+    std::optional<Outcome> advance(TimePoint) override { return Outcome{round_, needs_full_}; }
+
+  private:
+    RoundResult round_;
+    bool needs_full_;
+    TimePoint now_;
+};
+
 // Plays a script of round verdicts; the last one repeats. Each round costs `round_cost`.
 class FakeProber final : public Prober {
   public:
@@ -152,11 +167,25 @@ class FakeProber final : public Prober {
         r.probes.push_back(p);
         return r;
     }
+    // With `loop_rounds`, kept-connection rounds run in the daemon's loop (as LdapProber's
+    // do for one connection); `kept_fails_once` makes the first of them find the kept
+    // connection closed.
+    std::unique_ptr<LoopRound> start_loop_round() override {
+        if (!loop_rounds)
+            return nullptr;
+        ++loop_rounds_started;
+        bool closed = std::exchange(kept_fails_once, false);
+        RoundResult r = closed ? RoundResult{} : probe_round(ProbeMode::kept);
+        return std::make_unique<FakeLoopRound>(r, closed, events_ ? events_->now() : TimePoint{});
+    }
     Duration worst_case() const override { return worst; }
     std::string summary() const override { return "1 search on 1 connection"; }
     bool connection_closed() override { return std::exchange(closed, false); }
 
     bool closed = false; // the next io wakeup reports a closed idle connection
+    bool loop_rounds = false;
+    bool kept_fails_once = false;
+    std::size_t loop_rounds_started = 0;
 
     std::size_t rounds = 0;
     Duration worst = std::chrono::seconds(10);

@@ -31,6 +31,8 @@ struct Harness {
     FakeProber *prober = nullptr; // the last one the factory made
     int loads = 0;
     bool idle_connection_closes = false; // the prober reports a closed idle connection
+    bool loop_rounds = false;            // kept-connection rounds run in the daemon's loop
+    bool kept_fails_once = false;
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
 
@@ -41,6 +43,8 @@ struct Harness {
                 ++loads;
                 auto p = std::make_unique<FakeProber>(script, &events);
                 p->closed = idle_connection_closes;
+                p->loop_rounds = loop_rounds;
+                p->kept_fails_once = kept_fails_once;
                 prober = p.get();
                 return p;
             },
@@ -321,4 +325,34 @@ TEST(Daemon, RoundsInFlightAreCappedWhateverFailuresSays) {
     EXPECT_EQ(h.run(Policy{5s, 500ms, 1000}), exit_ok);
     EXPECT_EQ(h.runner.max_in_flight, max_rounds_in_flight);
     EXPECT_EQ(h.runner.started, max_rounds_in_flight);
+}
+
+// One connection: the rounds between full paths are one search run by the loop itself, no
+// thread; only the full paths go to the runner.
+TEST(Daemon, KeptRoundsRunInTheLoopAndFullPathsOnTheRunner) {
+    Harness h;
+    h.script = {true};
+    h.loop_rounds = true;
+    h.events.signal_at(46s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 20s}), exit_ok);
+    // Full paths at 0, 20 and 40 s; the 7 rounds in between in the loop.
+    EXPECT_EQ(h.runner.modes, std::vector<ProbeMode>(3, ProbeMode::full));
+    EXPECT_EQ(h.prober->loop_rounds_started, 7u);
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 10);
+}
+
+// A kept connection the server closed is no verdict: the full path runs at once, and only its
+// outcome counts.
+TEST(Daemon, KeptConnectionFoundClosedTakesTheFullPathAtOnceWithoutAFailure) {
+    Harness h;
+    h.script = {true};
+    h.loop_rounds = true;
+    h.kept_fails_once = true;
+    h.events.signal_at(6s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 20s}), exit_ok);
+    ASSERT_EQ(h.runner.modes.size(), 2u)
+        << "full at 0 s, and again at 5 s right after the loop round";
+    EXPECT_EQ(h.runner.modes[1], ProbeMode::full);
+    EXPECT_EQ(h.log.text.find("probe failed"), std::string::npos) << h.log.text;
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 2);
 }
