@@ -394,14 +394,20 @@ std::string LdapTable::url_list() const {
     return join(build_urls(server_host, server_port, [](const std::string &) {}).literal);
 }
 
+// ldap_initialize() parses the list entry by entry, with the checks of ldap_url_parse(); it is
+// not called here because creating a handle initialises libldap and SASL (loads every plugin),
+// which a --check-config or a --once without SASL must not pay for.
 std::string LdapTable::url_list_error() const {
-    LDAP *ld = nullptr;
-    int rc = ldap_initialize(&ld, url_list().c_str());
-    if (ld)
-        ldap_unbind_ext(ld, nullptr, nullptr);
-    if (rc == LDAP_SUCCESS && ld)
-        return "";
-    return ldap_err2string(rc);
+    for (const auto &url :
+         build_urls(server_host, server_port, [](const std::string &) {}).literal) {
+        LDAPURLDesc *desc = nullptr;
+        int rc = ldap_url_parse(url.c_str(), &desc);
+        if (desc)
+            ldap_free_urldesc(desc);
+        if (rc != LDAP_URL_SUCCESS)
+            return url + ": ldap_url_parse error " + std::to_string(rc);
+    }
+    return "";
 }
 
 std::vector<std::pair<std::string, std::string>> LdapTable::describe() const {
