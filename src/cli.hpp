@@ -17,10 +17,10 @@ inline constexpr double max_full_probe_interval = 3600;
 
 struct Options {
     std::vector<std::string> conffiles; // ldap_table(5) files; empty: ask postconf
-    double interval = 0.5;              // seconds between rounds while healthy
+    double interval = 1.5;              // seconds between rounds while healthy
     double retry_interval = 0.25;       // seconds between rounds after a failure
     int failures = 3;                   // consecutive failed rounds before exiting
-    double full_probe_interval = 0;     // seconds between rounds on a new connection (0: all)
+    double full_probe_interval = 120;   // seconds between rounds on a new connection (0: all)
     std::string probe_key;              // empty: a per-table default that Postfix would query
     std::string postconf = "postconf";  // the program asked for Postfix's tables
     std::string postfix_config_dir;     // postconf -c DIR

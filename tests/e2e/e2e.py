@@ -44,6 +44,7 @@ postfix postfix/mailname string mx.example.org
 
 BIND_PW = "e2e-bind-Secret-7Qx"
 INTERVAL, FAILURES, RETRY, TIMEOUT = 1.0, 3, 0.2, 2
+FULL_PROBE = 4           # --full-probe-interval: the shipped 120 s, shortened for the rows it bounds
 WATCHDOG_SEC = 20        # the shipped 2min, shortened so a hang is seen sooner
 TIMER_PERIOD = 5         # OnUnitInactiveSec= of ldap-health-check-recover.timer
 SLACK = 5.0              # systemd jobs, postfix start and stop, polling, a busy CI host
@@ -404,7 +405,8 @@ def enable_guard(c, tables):
     files = " ".join(f"--conffile {t}" for t in tables)
     c.write("/etc/default/ldap-health-check",
             f'LDAP_HEALTH_CHECK_OPTS="{files} '
-            f'--interval {INTERVAL} --failures {FAILURES} --retry-interval {RETRY}"\n')
+            f'--interval {INTERVAL} --failures {FAILURES} --retry-interval {RETRY} '
+            f'--full-probe-interval {FULL_PROBE}"\n')
     c.sh("mkdir -p /etc/systemd/system/ldap-health-check.service.d")
     c.write("/etc/systemd/system/ldap-health-check.service.d/e2e.conf",
             f"[Service]\nWatchdogSec={WATCHDOG_SEC}s\n")

@@ -15,8 +15,9 @@ Options parse(std::vector<const char *> args) {
 TEST(CommandLine, Defaults) {
     auto o = parse({});
     EXPECT_TRUE(o.conffiles.empty());
-    EXPECT_DOUBLE_EQ(o.interval, 0.5);
+    EXPECT_DOUBLE_EQ(o.interval, 1.5);
     EXPECT_DOUBLE_EQ(o.retry_interval, 0.25);
+    EXPECT_DOUBLE_EQ(o.full_probe_interval, 120);
     EXPECT_EQ(o.failures, 3);
     EXPECT_FALSE(o.once);
     EXPECT_FALSE(o.check_config);
