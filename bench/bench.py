@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ldap-health-check benchmarks against the alternatives, with the targets of issue 4.
+"""ldap-health-check benchmarks against the alternatives, with the targets of issues 4 and 11.
 
 Usage: bench.py [--quick] [--no-container] [--out docs/performance.md] [--deb FILE]
 Run through bench/run, which installs what is missing and builds the binary first.
@@ -57,6 +57,21 @@ NOTES = [
     "   and filter), one slapd SIGSTOPped; `--once` wall time as a whole process; connections",
     "   counted at the servers (`cn=Total,cn=Connections,cn=Monitor`) and in `--debug` lines.",
     "6. **One-shot**: `--once`, check_ldap and ldapsearch, interleaved, the same bind and search.",
+    "",
+    "**#11, directory cost** (issue 11: what watching one StartTLS table costs the directory).",
+    "Three ways of watching, in one run, each against a throwaway slapd of its own at loglevel",
+    "stats (`-d 256`: one line per connection event and operation), so the logs do not mix:",
+    "(a) the daemon at the shipped defaults, started with no timing options at all (the row",
+    "label names them, as `ldap-health-check --help` shows them); (b) the same with",
+    "`--full-probe-interval 0`, a new connection (StartTLS, bind, search) every round, the old",
+    "design; (c) check_ldap `-T` (StartTLS, the bind and search of target 1) once a minute.",
+    "(a) and (b) are watched for a window of 60 s (15 s with `--quick`) that opens after",
+    "READY=1 and three good rounds (`WATCHDOG=1`), so start-up is not counted: new connections",
+    "are the `ACCEPT` lines slapd logged in the window, stats lines all the lines it logged in",
+    "the window, CPU is utime+stime of `/proc/PID/stat` over the window; each is scaled to a",
+    "minute or a day. (c) is run 5 times after one uncounted run: connections and lines per run",
+    "(each run's lines read once slapd logged its `closed`) are its figures per minute, its",
+    "median CPU (`os.wait4` of bench/measure) x 1440 its CPU per day. Targets apply to (a) only.",
 ]
 
 
@@ -102,7 +117,7 @@ def main():
 
 
 def host_targets(add, work, quick):
-    """Targets 1, 2 (process memory), 5 and 6 against throwaway slapds on loopback."""
+    """Targets 1, 2 (process memory), 5, 6 and #11 against throwaway slapds on loopback."""
     with slapd.Slapd() as server:
         table = tables.write_table(os.path.join(work, "users.cf"), tables.bind_yes(server))
         add(host.steady_state(server, table, rounds=2000 if quick else 10000,
@@ -111,6 +126,8 @@ def host_targets(add, work, quick):
     # Postfix's default timeout: the fixed cost of a --once process (start-up, 100 tables)
     # is then measured against the timeout an administrator really has.
     add(host.scale(work, n_servers=10, per_server=10, timeout=10, runs=2 if quick else 3))
+    # Issue 11: each way of watching gets a slapd of its own at loglevel stats.
+    add(host.directory_cost(work, quick))
 
 
 if __name__ == "__main__":

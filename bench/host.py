@@ -31,9 +31,10 @@ class Sample:
         self.wall, self.cpu, self.maxrss, self.code = wall, cpu, maxrss_kib, code
 
 
-def spawn(argv):
+def spawn(argv, env=None):
     """Runs argv once under bench/measure; returns its Sample."""
-    out = subprocess.run([MEASURE, *argv], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([MEASURE, *argv], capture_output=True, text=True, check=True,
+                         env=env).stdout
     wall, cpu, rss, code = out.split()
     return Sample(float(wall), float(cpu), int(rss), int(code))
 
@@ -280,3 +281,130 @@ def scale(directory, n_servers, per_server, timeout, runs):
             "%d / %d" % (connects, searches), "%d / %d" % (n_servers, (n_servers - 1) * per_server),
             connects == n_servers and searches == (n_servers - 1) * per_server),
     ]
+
+
+# ---------------------------------------------------------------- directory cost (issue 11)
+
+ACCEPT = re.compile(rb" ACCEPT from ")
+CLOSED = re.compile(rb" fd=\d+ closed")
+CHECK_LDAP_RUNS = 5  # runs of check_ldap measured (median CPU); one more warms the cache
+
+
+def shipped_defaults():
+    """{"interval": "0.5", ...}: the SEC defaults the binary ships, from its --help."""
+    text = subprocess.run([harness.binary(), "--help"], capture_output=True, text=True,
+                          check=True, timeout=10).stdout
+    found = dict(re.findall(r"--([a-z][a-z-]*)(?: \])? SEC \(=([^)]*)\)", text))
+    for name in ("interval", "full-probe-interval"):
+        if name not in found:
+            raise RuntimeError("directory cost: no default for --%s in --help:\n%s" % (name, text))
+    return found
+
+
+def stats_server(work, name):
+    """A started throwaway slapd at loglevel stats and one StartTLS table on it."""
+    server = slapd.Slapd(debug="256").start()
+    table = tables.write_table(os.path.join(work, name), tables.starttls(server))
+    return server, table
+
+
+def log_since(server, offset):
+    """(bytes slapd logged after `offset`, the new offset)."""
+    with open(server.log_path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    return data, offset + len(data)
+
+
+def daemon_window(work, name, extra, window, interval):
+    """The daemon with `extra` options: (connections, stats lines, CPU s, window s).
+
+    Counted from a few good rounds after READY=1 on, so start-up is not in the window."""
+    server, table = stats_server(work, name)
+    try:
+        with harness.NotifyListener() as notify, harness.Daemon(
+                ["--conffile", table, *extra], notify) as daemon:
+            if notify.wait_for("READY=1", limit=30, proc=daemon) is None:
+                raise RuntimeError("daemon %s: no READY=1:\n%s" % (extra, daemon.stderr()[-2000:]))
+            wait_rounds(notify, daemon, 3, 3 * interval + 30)
+            _, offset = log_since(server, 0)
+            cpu0, t0 = proc_cpu_seconds(daemon.pid), time.monotonic()
+            time.sleep(window)
+            cpu1, t1 = proc_cpu_seconds(daemon.pid), time.monotonic()
+            data, _ = log_since(server, offset)
+            if daemon.poll() is not None:
+                raise RuntimeError("daemon %s exited in the window:\n%s"
+                                   % (extra, daemon.stderr()[-2000:]))
+            daemon.signal(15)
+            daemon.wait(10)
+    finally:
+        server.cleanup()
+    return len(ACCEPT.findall(data)), data.count(b"\n"), cpu1 - cpu0, t1 - t0
+
+
+def closed_log(server, offset, limit=5.0):
+    """(bytes logged after `offset`, new offset) once every connection in them is closed:
+    slapd logs `closed` after the client has gone, so a run's last line comes late."""
+    deadline = time.monotonic() + limit
+    data = b""
+    while True:
+        more, offset = log_since(server, offset)
+        data += more
+        accepted = len(ACCEPT.findall(data))
+        if accepted and len(CLOSED.findall(data)) >= accepted or time.monotonic() > deadline:
+            return data, offset
+        time.sleep(0.01)
+
+
+def check_ldap_runs(work, runs):
+    """check_ldap -T, `runs` times: (connections, stats lines, median CPU s), each per run."""
+    server, table = stats_server(work, "check-ldap.cf")
+    try:
+        argv = per_check_commands(server, table)["check_ldap"] + ["-T"]
+        env = dict(os.environ, LDAPTLS_CACERT=server.ca_cert)  # trust the test CA
+        spawn(argv, env)  # warms the page cache, not counted
+        _, offset = closed_log(server, 0)
+        cpus, logged = [], b""
+        for _ in range(runs):
+            s = spawn(argv, env)
+            if s.code != 0:
+                raise RuntimeError("check_ldap -T exited %d" % s.code)
+            cpus.append(s.cpu)
+            data, offset = closed_log(server, offset)
+            logged += data
+    finally:
+        server.cleanup()
+    return len(ACCEPT.findall(logged)) / runs, logged.count(b"\n") / runs, statistics.median(cpus)
+
+
+def directory_cost(work, quick):
+    """Issue 11: what watching one StartTLS table costs a slapd at loglevel stats, three ways:
+    the daemon at the shipped defaults, the same with a new connection every round
+    (--full-probe-interval 0, the old design), and check_ldap once a minute."""
+    window = 15 if quick else 60
+    defaults = shipped_defaults()
+    interval = float(defaults["interval"])
+    shipped = "--interval %s, --full-probe-interval %s" % (defaults["interval"],
+                                                           defaults["full-probe-interval"])
+    ways = [("daemon at the shipped defaults (%s; no timing options)" % shipped, []),
+            ("daemon with --full-probe-interval 0 (a new connection every round, the old "
+             "design), otherwise the shipped defaults",
+             ["--full-probe-interval", "0"])]
+    figures = []  # (who, connections/min, stats lines/min, CPU s/day, target?)
+    for n, (who, extra) in enumerate(ways):
+        conns, lines, cpu, wall = daemon_window(work, "starttls-%d.cf" % n, extra, window, interval)
+        figures.append((who + ", %.0f s window" % wall, conns * 60 / wall, lines * 60 / wall,
+                        cpu * 86400 / wall, n == 0))
+    conns, lines, cpu = check_ldap_runs(work, CHECK_LDAP_RUNS)
+    figures.append(("check_ldap -T once a minute (one run x 1/min, x 1440/day; mean of %d runs, "
+                    "median CPU)" % CHECK_LDAP_RUNS, conns, lines, cpu * 1440, False))
+    rows = []
+    for what, col, fmt, bound, shown in (
+            ("new connections per minute (slapd ACCEPT lines)", 1, "%.1f", 3, "<= 3"),
+            ("slapd stats lines per minute (-d 256)", 2, "%.0f", 150, "<= 150"),
+            ("CPU per day", 3, "%.1f s", 10, "<= 10 s")):
+        for who, *values, target in figures:  # side by side: the three ways, one measure
+            value = values[col - 1]
+            rows.append(Row("#11", "%s: %s" % (what, who), fmt % value,
+                            shown if target else "", value <= bound if target else ""))
+    return rows
