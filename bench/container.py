@@ -22,7 +22,9 @@ NETNS = "/run/netns/lhc-ldap"
 CLIENT_IP, SERVER_IP = "10.203.0.1", "10.203.0.2"
 TIMEOUT = 2  # the table's timeout, seconds
 DETECT_KILLED = 2.0
-DETECT_SILENT = TIMEOUT + 2.0
+# A hung server is asked at most one --interval (1.5 s) after it hangs, and its rounds time
+# out after the timeout, the last of them (--failures - 1) x --retry-interval later.
+DETECT_SILENT = TIMEOUT + 2.5
 RECOVER = 10.0
 SETTLE = 60  # seconds of rounds at the shipped --interval before the cgroup is read
 
@@ -206,7 +208,7 @@ def one_outage(c, r, fault):
     break_cmd, repair_cmd, _ = FAULTS[fault]
     if r.wait_for(lambda: settled(c, r), 60, step=0.2) is None:
         raise e2e.Failed("not healthy before an outage: " + r.state("postfix@-.service"))
-    time.sleep(1.0 + random.uniform(0, 1.0))  # any phase of the 1 s interval
+    time.sleep(1.0 + random.uniform(0, 1.5))  # any phase of the shipped 1.5 s interval
     t0 = time.monotonic()
     act(c, break_cmd)
     # Not r.postfix_down: that holds while postfix@- is still deactivating.

@@ -128,3 +128,10 @@ TEST(PostfixTables, NothingFound) {
     EXPECT_TRUE(found.files.empty());
     EXPECT_TRUE(found.skipped.empty());
 }
+
+TEST(CommandLine, FullProbeIntervalZeroToAnHour) {
+    EXPECT_DOUBLE_EQ(parse({"--full-probe-interval", "0"}).full_probe_interval, 0);
+    EXPECT_DOUBLE_EQ(parse({"--full-probe-interval", "3600"}).full_probe_interval, 3600);
+    for (const char *bad : {"-1", "3601", "nan", "x"})
+        EXPECT_THROW(parse({"--full-probe-interval", bad}), UsageError) << bad;
+}
