@@ -1,10 +1,11 @@
 #include "reloader.hpp"
 
+#include "event_fd.hpp"
+
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
-#include <sys/eventfd.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -26,14 +27,7 @@ struct ThreadReloader::State {
     mutable std::mutex mutex;
     bool running = false;
     std::optional<ReloadResult> finished;
-    int event_fd = -1;
-
-    State() {
-        event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (event_fd < 0)
-            throw std::system_error(errno, std::generic_category(), "eventfd");
-    }
-    ~State() { close(event_fd); }
+    EventFd wake;
 };
 
 ThreadReloader::ThreadReloader() : state_(std::make_shared<State>()) {}
@@ -50,8 +44,7 @@ void ThreadReloader::start(ProberFactory factory) {
         std::lock_guard lock(state->mutex);
         state->finished = std::move(result);
         state->running = false;
-        uint64_t one = 1;
-        (void)!write(state->event_fd, &one, sizeof one);
+        state->wake.raise();
     }).detach();
 }
 
@@ -65,13 +58,12 @@ std::optional<ReloadResult> ThreadReloader::take_finished() {
     // The wake fd is written only together with `finished`: no read(2) on every loop turn.
     if (!state_->finished)
         return std::nullopt;
-    uint64_t drained;
-    (void)!read(state_->event_fd, &drained, sizeof drained);
+    state_->wake.clear();
     return std::exchange(state_->finished, std::nullopt);
 }
 
 int ThreadReloader::wake_fd() const {
-    return state_->event_fd;
+    return state_->wake.fd();
 }
 
 } // namespace lhc

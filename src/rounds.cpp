@@ -1,5 +1,6 @@
 #include "rounds.hpp"
 
+#include "event_fd.hpp"
 #include "workers.hpp"
 
 #include <algorithm>
@@ -8,7 +9,6 @@
 #include <deque>
 #include <malloc.h>
 #include <mutex>
-#include <sys/eventfd.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -21,14 +21,7 @@ struct ThreadRoundRunner::State {
     std::size_t running = 0;
     // Most rounds in flight at once since the runner was last idle.
     std::size_t peak = 0;
-    int event_fd = -1;
-
-    State() {
-        event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (event_fd < 0)
-            throw std::system_error(errno, std::generic_category(), "eventfd");
-    }
-    ~State() { close(event_fd); }
+    EventFd wake;
 };
 
 ThreadRoundRunner::ThreadRoundRunner() : state_(std::make_shared<State>()) {}
@@ -44,8 +37,7 @@ void ThreadRoundRunner::start(std::shared_ptr<Prober> prober, ProbeMode mode) {
         std::lock_guard lock(state->mutex);
         state->finished.push_back(std::move(result));
         --state->running;
-        uint64_t one = 1;
-        (void)!write(state->event_fd, &one, sizeof one);
+        state->wake.raise();
     });
 }
 
@@ -57,8 +49,7 @@ std::size_t ThreadRoundRunner::in_flight() const {
 std::optional<RoundResult> ThreadRoundRunner::take_finished() {
     std::unique_lock lock(state_->mutex);
     if (state_->finished.empty()) {
-        uint64_t drained;
-        (void)!read(state_->event_fd, &drained, sizeof drained);
+        state_->wake.clear();
         return std::nullopt;
     }
     RoundResult r = std::move(state_->finished.front());
@@ -88,7 +79,7 @@ std::size_t ThreadRoundRunner::trims() const {
 }
 
 int ThreadRoundRunner::wake_fd() const {
-    return state_->event_fd;
+    return state_->wake.fd();
 }
 
 } // namespace lhc
