@@ -110,7 +110,7 @@ class Connection {
     bool send_kept() {
         if (!kept_ || !(handle_ = kept_->take()))
             return false;
-        server_ = kept_server_of(*handle_);
+        server_ = handle_->url;
         start_ = Clock::now();
         // A server that sends half a TLS record and stops must not hold the caller's loop in
         // a blocking read: libldap takes the timeout as "no message yet" and polls again.
@@ -188,7 +188,7 @@ class Connection {
 
     // The searches alone, on the connection the last good probe bound; kept again when good.
     std::vector<ProbeResult> on_kept_connection() {
-        server_ = kept_server_of(*handle_);
+        server_ = handle_->url;
         std::vector<ProbeResult> out;
         for (const auto &search : plan_.searches)
             out.push_back(run_search(search));
@@ -210,16 +210,6 @@ class Connection {
         if (failed && !timed_out)
             log_.debug(msg() << server_ << ": the kept connection failed, taking the full path");
         return failed && !timed_out;
-    }
-
-    static std::string kept_server_of(const LdapHandle &h) {
-        char *uri = nullptr;
-        std::string out;
-        if (ldap_get_option(h.ld, LDAP_OPT_URI, &uri) == LDAP_OPT_SUCCESS && uri) {
-            out = uri;
-            ldap_memfree(uri);
-        }
-        return out;
     }
 
     // Postfix hands the whole list to ldap_initialize(): one bad entry fails every lookup.
@@ -348,6 +338,7 @@ class Connection {
                 last = rc == LDAP_SUCCESS ? Step{} : handshake_failure(rc, *h);
             }
             if (last.ok()) {
+                h->url = url;
                 handle_ = std::move(h);
                 log_.debug(msg() << url << ": connect ok");
                 return last;

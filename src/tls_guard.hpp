@@ -5,6 +5,7 @@
 
 #include <ldap.h>
 #include <optional>
+#include <string>
 #include <sys/time.h>
 
 namespace lhc {
@@ -34,6 +35,7 @@ struct LdapHandle {
     // after its round must carry them along.
     HandshakeGuard guard;
     ldap_conncb cb{};
+    std::string url; // the server_host URL it is connected to
     LdapHandle() = default;
     // Makes libldap push the guard under TLS on every connection `ld` opens.
     bool install_guard(timeval timeout);
