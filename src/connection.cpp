@@ -117,7 +117,8 @@ class Connection {
         timeval slice{0, 200000};
         setsockopt(descriptor_of(handle_->ld), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
         for (const auto &search : plan_.searches) {
-            Pending p{&search};
+            Pending p;
+            p.search = &search;
             p.sent = send_search(search, &p.msgid);
             pending_.push_back(std::move(p));
         }
@@ -155,7 +156,7 @@ class Connection {
 
   private:
     struct Pending {
-        const SearchPlan *search;
+        const SearchPlan *search = nullptr;
         Step sent;
         int msgid = 0;
         std::optional<ProbeResult> result;
