@@ -142,9 +142,10 @@ std::size_t Daemon::in_flight() const {
 void Daemon::start_round(TimePoint now) {
     ProbeMode mode = schedule_.next(now);
     schedule_.started(mode, now);
-    if (mode == ProbeMode::kept && in_flight() == 0)
-        loop_round_ = prober_->start_loop_round();
-    if (!loop_round_ || mode == ProbeMode::full)
+    // A loop round still waiting (a hung server) must not hold up the rounds beside it.
+    bool in_loop = mode == ProbeMode::kept && in_flight() == 0 &&
+                   (loop_round_ = prober_->start_loop_round()) != nullptr;
+    if (!in_loop)
         runner_.start(prober_, mode);
     next_start_ = now + state_.policy().retry_interval;
 }

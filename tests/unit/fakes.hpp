@@ -135,18 +135,23 @@ class FakeNotifier final : public Notifier {
 };
 
 // A kept-connection round that is over as soon as the loop looks at it.
+// With `hangs`, it gets no answer and is over at its deadline, failed.
 class FakeLoopRound final : public LoopRound {
   public:
-    FakeLoopRound(RoundResult round, bool needs_full, TimePoint now)
-        : round_(std::move(round)), needs_full_(needs_full), now_(now) {}
+    FakeLoopRound(RoundResult round, bool needs_full, TimePoint deadline)
+        : round_(std::move(round)), needs_full_(needs_full), deadline_(deadline) {}
     int fd() const override { return -1; }
-    TimePoint deadline() const override { return now_; }
-    std::optional<Outcome> advance(TimePoint) override { return Outcome{round_, needs_full_}; }
+    TimePoint deadline() const override { return deadline_; }
+    std::optional<Outcome> advance(TimePoint now) override {
+        if (now < deadline_)
+            return std::nullopt;
+        return Outcome{round_, needs_full_};
+    }
 
   private:
     RoundResult round_;
     bool needs_full_;
-    TimePoint now_;
+    TimePoint deadline_;
 };
 
 // Plays a script of round verdicts; the last one repeats. Each round costs `round_cost`.
@@ -176,7 +181,11 @@ class FakeProber final : public Prober {
         ++loop_rounds_started;
         bool closed = std::exchange(kept_fails_once, false);
         RoundResult r = closed ? RoundResult{} : probe_round(ProbeMode::kept);
-        return std::make_unique<FakeLoopRound>(r, closed, events_ ? events_->now() : TimePoint{});
+        TimePoint now = events_ ? events_->now() : TimePoint{};
+        if (!loop_round_hangs_for)
+            return std::make_unique<FakeLoopRound>(r, closed, now);
+        r.probes.front().healthy = false;
+        return std::make_unique<FakeLoopRound>(r, false, now + *loop_round_hangs_for);
     }
     Duration worst_case() const override { return worst; }
     std::string summary() const override { return "1 search on 1 connection"; }
@@ -185,6 +194,7 @@ class FakeProber final : public Prober {
     bool closed = false; // the next io wakeup reports a closed idle connection
     bool loop_rounds = false;
     bool kept_fails_once = false;
+    std::optional<Duration> loop_round_hangs_for; // loop rounds get no answer, fail after it
     std::size_t loop_rounds_started = 0;
 
     std::size_t rounds = 0;

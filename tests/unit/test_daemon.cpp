@@ -33,6 +33,7 @@ struct Harness {
     bool idle_connection_closes = false; // the prober reports a closed idle connection
     bool loop_rounds = false;            // kept-connection rounds run in the daemon's loop
     bool kept_fails_once = false;
+    std::optional<Duration> loop_round_hangs_for;
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
 
@@ -45,6 +46,7 @@ struct Harness {
                 p->closed = idle_connection_closes;
                 p->loop_rounds = loop_rounds;
                 p->kept_fails_once = kept_fails_once;
+                p->loop_round_hangs_for = loop_round_hangs_for;
                 prober = p.get();
                 return p;
             },
@@ -355,4 +357,18 @@ TEST(Daemon, KeptConnectionFoundClosedTakesTheFullPathAtOnceWithoutAFailure) {
     EXPECT_EQ(h.runner.modes[1], ProbeMode::full);
     EXPECT_EQ(h.log.text.find("probe failed"), std::string::npos) << h.log.text;
     EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 2);
+}
+
+// A hung server: the loop round waits for its timeout, and the rounds that must start beside it
+// every --retry-interval (so that a hang is confirmed after about one timeout) still start.
+TEST(Daemon, ALoopRoundWaitingForAnAnswerDoesNotHoldUpTheRoundsBesideIt) {
+    Harness h;
+    h.script = {true};
+    h.loop_rounds = true;
+    h.loop_round_hangs_for = 2s;
+    h.events.signal_at(6s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 60s}), exit_ok);
+    // Full at 0 s; the loop round from 5 s waits until 7 s; a round beside it at 5.5 s.
+    EXPECT_EQ(h.prober->loop_rounds_started, 1u);
+    EXPECT_EQ(h.runner.modes, (std::vector<ProbeMode>{ProbeMode::full, ProbeMode::kept}));
 }
