@@ -149,9 +149,17 @@ class Connection {
         return timed(std::move(out), start_);
     }
 
-    // A kept round whose verdict only the full path can give (see needs_full_path()).
-    bool full_path_needed(const std::vector<ProbeResult> &results) const {
-        return needs_full_path(results);
+    // A kept connection can fail where a new one would not (the server closed it, restarted,
+    // changed its mind): only the full path decides, at once. A timeout already cost the
+    // round its time, and the next round takes the full path anyway.
+    bool needs_full_path(const std::vector<ProbeResult> &results) const {
+        bool failed =
+            std::any_of(results.begin(), results.end(), [](auto &r) { return !r.healthy; });
+        bool timed_out = std::any_of(results.begin(), results.end(),
+                                     [](auto &r) { return r.ldap_code == LDAP_TIMEOUT; });
+        if (failed && !timed_out)
+            log_.debug(msg() << server_ << ": the kept connection failed, taking the full path");
+        return failed && !timed_out;
     }
 
   private:
@@ -198,19 +206,6 @@ class Connection {
             kept_->keep(std::move(handle_));
         handle_.reset();
         return out;
-    }
-
-    // A kept connection can fail where a new one would not (the server closed it, restarted,
-    // changed its mind): only the full path decides, at once. A timeout already cost the
-    // round its time, and the next round takes the full path anyway.
-    bool needs_full_path(const std::vector<ProbeResult> &results) const {
-        bool failed =
-            std::any_of(results.begin(), results.end(), [](auto &r) { return !r.healthy; });
-        bool timed_out = std::any_of(results.begin(), results.end(),
-                                     [](auto &r) { return r.ldap_code == LDAP_TIMEOUT; });
-        if (failed && !timed_out)
-            log_.debug(msg() << server_ << ": the kept connection failed, taking the full path");
-        return failed && !timed_out;
     }
 
     // Postfix hands the whole list to ldap_initialize(): one bad entry fails every lookup.
@@ -607,7 +602,7 @@ std::optional<KeptRound::Outcome> KeptRound::advance(TimePoint now) {
     auto results = impl_->connection.collect(now >= deadline_);
     if (!results)
         return std::nullopt;
-    bool full = impl_->connection.full_path_needed(*results);
+    bool full = impl_->connection.needs_full_path(*results);
     return Outcome{std::move(*results), full};
 }
 

@@ -56,15 +56,19 @@ class DirectoryCost(unittest.TestCase):
             time.sleep(0.05)
         return notify.text().count("WATCHDOG=1") - start
 
-    def test_kept_connection_costs_one_search_per_round(self):
+    def watch(self, full_probe_interval, n):
+        """(good rounds, slapd's log of them) for the daemon after READY=1, n rounds or more."""
         server, table, notify = self.serve()
-        d = self.daemon(table, notify, "--full-probe-interval", "60")
+        d = self.daemon(table, notify, "--full-probe-interval", full_probe_interval)
         before = server.log()
-        rounds = self.rounds_for(notify, 30)
+        rounds = self.rounds_for(notify, n)
         d.signal(15)
         self.assertEqual(d.wait(10), harness.EXIT_OK, d.stderr())
-        log = server.log()[len(before):]
-        self.assertGreaterEqual(rounds, 30)
+        self.assertGreaterEqual(rounds, n)
+        return rounds, server.log()[len(before):]
+
+    def test_kept_connection_costs_one_search_per_round(self):
+        rounds, log = self.watch("60", 30)
         # No new connection after the first; every round one search on it.
         self.assertEqual(count(log, r"ACCEPT from"), 0, log[-2000:])
         self.assertEqual(count(log, r" BIND "), 0)
@@ -72,25 +76,12 @@ class DirectoryCost(unittest.TestCase):
         self.assertEqual(count(log, r" EXT oid=1\.3\.6\.1\.4\.1\.1466\.20037"), 0, "no StartTLS again")
 
     def test_every_round_a_new_connection_with_full_probe_interval_zero(self):
-        server, table, notify = self.serve()
-        d = self.daemon(table, notify, "--full-probe-interval", "0")
-        before = server.log()
-        rounds = self.rounds_for(notify, 10)
-        d.signal(15)
-        self.assertEqual(d.wait(10), harness.EXIT_OK, d.stderr())
-        log = server.log()[len(before):]
+        rounds, log = self.watch("0", 10)
         self.assertGreaterEqual(count(log, r"ACCEPT from"), rounds - 1)
 
     def test_full_path_again_on_schedule(self):
-        server, table, notify = self.serve()
-        d = self.daemon(table, notify, "--full-probe-interval", "1")
-        before = server.log()
-        rounds = self.rounds_for(notify, 35)  # 3.5 s at 0.1 s
-        d.signal(15)
-        self.assertEqual(d.wait(10), harness.EXIT_OK, d.stderr())
-        log = server.log()[len(before):]
+        _, log = self.watch("1", 35)  # 3.5 s at 0.1 s
         connections = count(log, r"ACCEPT from")
-        self.assertGreaterEqual(rounds, 35)
         self.assertGreaterEqual(connections, 2, "the full path must be taken every second")
         self.assertLessEqual(connections, 6, "no more than one new connection a second")
 
