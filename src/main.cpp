@@ -15,7 +15,6 @@
 #include "rounds.hpp"
 #include "step_deadline.hpp"
 
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -72,20 +71,8 @@ Policy policy_of(const Options &o) {
                   seconds(o.full_probe_interval)};
 }
 
-// libldap initialises Cyrus SASL on first use and that loads every installed SASL plugin
-// (GSSAPI drags in Kerberos): about a third of a one-shot run's CPU time. When no table binds
-// with SASL, pointing SASL_PATH where there are none skips that. Not in the daemon: a table
-// added by a later reload may need a plugin, and libldap initialises SASL only once.
-void skip_sasl_plugins_unless_needed(const std::vector<LdapTable> &tables) {
-    bool sasl = std::any_of(tables.begin(), tables.end(),
-                            [](const LdapTable &t) { return t.bind == BindMode::sasl; });
-    if (!sasl)
-        setenv("SASL_PATH", "/nonexistent/ldap-health-check/no-sasl-plugins", 0);
-}
-
 int once(const Options &o, Logger &log) {
     auto tables = load_tables(table_files(o, log), log);
-    skip_sasl_plugins_unless_needed(tables);
     auto prober = LdapProber(plan_probes(tables, o.probe_key, log), log);
     RoundResult round = prober.probe_round(ProbeMode::full);
     char latency[32];

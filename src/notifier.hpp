@@ -17,10 +17,9 @@ class Notifier {
     virtual std::optional<std::chrono::microseconds> watchdog_period() = 0;
 };
 
-// sd_notify(3) itself. Loads libsystemd.so.0 on construction; throws when it cannot.
+// sd_notify(3) itself.
 class SdNotifier final : public Notifier {
   public:
-    SdNotifier();
     void notify(std::string_view state) override;
     std::optional<std::chrono::microseconds> watchdog_period() override;
 };
