@@ -11,7 +11,9 @@
 #include <future>
 #include <gtest/gtest.h>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <system_error>
 #include <unistd.h>
 
 using namespace lhc;
@@ -201,4 +203,29 @@ TEST(PostfixTables, PostconfReadsDevNullNotOurStdin) {
     for (int fd : {saved_stdin, pipe_fds[0], pipe_fds[1]})
         close(fd);
     EXPECT_EQ(found.files, (std::vector<std::string>{"/stdin//dev/null.cf"}));
+}
+
+// A fault of the operating system is an internal error (exit 70), not a configuration
+// error (78): with no descriptor left, pipe2() fails before postconf is even started.
+TEST(PostfixTables, OsFaultIsNotAConfigurationError) {
+    rlimit old{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest_free = dup(0);
+    ASSERT_GE(lowest_free, 0);
+    close(lowest_free);
+    rlimit none = old;
+    none.rlim_cur = static_cast<rlim_t>(lowest_free);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+    bool system_error = false;
+    bool config_error = false;
+    try {
+        discover_ldap_tables("/bin/true", "");
+    } catch (const ConfigError &) {
+        config_error = true;
+    } catch (const std::system_error &e) {
+        system_error = e.code().value() == EMFILE;
+    }
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    EXPECT_FALSE(config_error);
+    EXPECT_TRUE(system_error);
 }
