@@ -276,7 +276,7 @@ Scope parse_scope(Reader &r) {
 void check_template(Reader &r, const std::string &name, const std::string &tmpl, bool query) {
     try {
         validate_template(tmpl);
-    } catch (const std::invalid_argument &) {
+    } catch (const ConfigError &) {
         r.fail(name, std::string("Invalid ") + (query ? "query" : "result") + " template: " + tmpl);
     }
 }
