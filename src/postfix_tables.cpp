@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <system_error>
 #include <unistd.h>
 
 extern char **environ;
@@ -79,7 +80,7 @@ pid_t spawn(const std::vector<std::string> &args, int out) {
         throw ConfigError("cannot run " + args[0] + ": " + std::strerror(rc) +
                           std::string(fallback_hint));
     if (rc != 0)
-        throw ConfigError(args[0] + ": posix_spawn: " + std::strerror(rc));
+        throw std::system_error(rc, std::generic_category(), args[0] + ": posix_spawn");
     return pid;
 }
 
@@ -144,7 +145,7 @@ std::string read_output(const std::string &command, int out, int pidfd,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            throw ConfigError(command + ": poll: " + std::strerror(errno));
+            throw std::system_error(errno, std::generic_category(), command + ": poll");
         if (n == 0)
             throw ConfigError(command + " did not answer within " + seconds_text(deadline) +
                               ", killed it" + std::string(fallback_hint));
@@ -155,7 +156,7 @@ std::string read_output(const std::string &command, int out, int pidfd,
         char buf[8192];
         ssize_t got = read(out, buf, sizeof buf);
         if (got < 0 && errno != EINTR)
-            throw ConfigError(command + ": read: " + std::strerror(errno));
+            throw std::system_error(errno, std::generic_category(), command + ": read");
         if (got == 0)
             fds[0].fd = -1;
         if (got > 0)
@@ -177,13 +178,13 @@ std::string run(const std::vector<std::string> &args, std::chrono::milliseconds 
     std::string command = command_line(args);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
-        throw ConfigError(args[0] + ": pipe2: " + std::strerror(errno));
+        throw std::system_error(errno, std::generic_category(), args[0] + ": pipe2");
     Fd out(fds[0]), write_end(fds[1]);
     Child child(spawn(args, write_end.get()));
     write_end.reset();
     Fd pidfd(open_pidfd(child.pid()));
     if (pidfd.get() < 0)
-        throw ConfigError(args[0] + ": pidfd_open: " + std::strerror(errno));
+        throw std::system_error(errno, std::generic_category(), args[0] + ": pidfd_open");
     std::string text = read_output(command, out.get(), pidfd.get(), deadline);
     int status = child.wait();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -23,7 +23,8 @@ inline constexpr std::size_t postconf_output_limit = std::size_t{1} << 20;
 DiscoveredTables find_ldap_tables(std::string_view postconf_output);
 
 // Runs `postconf -x [-c DIR]` and `postconf -P -x [-c DIR]`, each killed after `deadline`;
-// throws ConfigError when either cannot run, fails, says too much or does not answer in time.
+// throws ConfigError when either cannot run, fails, says too much or does not answer in time,
+// std::system_error when the OS fails us (pipe2, posix_spawn, poll, read).
 DiscoveredTables discover_ldap_tables(const std::string &postconf, const std::string &config_dir,
                                       std::chrono::milliseconds deadline = postconf_deadline);
 

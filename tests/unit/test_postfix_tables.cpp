@@ -11,7 +11,9 @@
 #include <future>
 #include <gtest/gtest.h>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <system_error>
 #include <unistd.h>
 
 using namespace lhc;
@@ -201,4 +203,29 @@ TEST(PostfixTables, PostconfReadsDevNullNotOurStdin) {
     for (int fd : {saved_stdin, pipe_fds[0], pipe_fds[1]})
         close(fd);
     EXPECT_EQ(found.files, (std::vector<std::string>{"/stdin//dev/null.cf"}));
+}
+
+// An OS fault is not the admin's configuration: it must not read as one (main() maps a
+// ConfigError to 78 and anything else to 70). Out of descriptors, pipe2() fails.
+TEST(PostfixTables, PipeFailureIsASystemErrorNotAConfigError) {
+    FakePostconf fake;
+    fake.write("echo 'virtual_alias_maps = ldap:/etc/postfix/a.cf'");
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(lowest_free, 0);
+    close(lowest_free);
+    rlimit one_left = saved;
+    one_left.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &one_left), 0);
+    std::string caught;
+    try {
+        discover_ldap_tables(fake.path(), "");
+    } catch (const ConfigError &e) {
+        caught = std::string("ConfigError: ") + e.what();
+    } catch (const std::system_error &e) {
+        caught = e.code() == std::errc::too_many_files_open ? "EMFILE" : e.what();
+    }
+    setrlimit(RLIMIT_NOFILE, &saved);
+    EXPECT_EQ(caught, "EMFILE");
 }
