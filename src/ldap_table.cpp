@@ -6,133 +6,131 @@
 #include "query_expand.hpp"
 #include "table_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
 #include <ldap.h>
 #include <map>
+#include <optional>
 #include <set>
-#include <stdexcept>
 #include <strings.h>
 #include <sys/stat.h>
+#include <type_traits>
+#include <variant>
 
 namespace lhc {
+
+using Connection = LdapParameter::Connection;
+
 namespace {
 
-// Never quoted in any message.
-bool is_secret(const std::string &name) {
-    return name == "bind_pw";
+const LdapParameter *find_parameter(std::string_view name) {
+    for (const LdapParameter &p : ldap_parameters())
+        if (p.name == name)
+            return &p;
+    return nullptr;
 }
 
-// Names dict_ldap_open() reads; anything else in the file Postfix silently ignores.
-const std::set<std::string> &known_names() {
-    static const std::set<std::string> names = {"server_host",
-                                                "server_port",
-                                                "version",
-                                                "scope",
-                                                "search_base",
-                                                "timeout",
-                                                "query_filter",
-                                                "result_format",
-                                                "result_filter",
-                                                "domain",
-                                                "terminal_result_attribute",
-                                                "leaf_result_attribute",
-                                                "result_attribute",
-                                                "special_result_attribute",
-                                                "bind",
-                                                "bind_dn",
-                                                "bind_pw",
-                                                "cache",
-                                                "cache_expiry",
-                                                "cache_size",
-                                                "recursion_limit",
-                                                "expansion_limit",
-                                                "size_limit",
-                                                "dereference",
-                                                "chase_referrals",
-                                                "sasl_mechs",
-                                                "sasl_realm",
-                                                "sasl_authz_id",
-                                                "sasl_minssf",
-                                                "start_tls",
-                                                "tls_require_cert",
-                                                "tls_ca_cert_file",
-                                                "tls_ca_cert_dir",
-                                                "tls_cert",
-                                                "tls_key",
-                                                "tls_random_file",
-                                                "tls_cipher_suite",
-                                                "debuglevel"};
-    return names;
+// Postfix reads the sasl_* parameters only for bind = sasl, and only then are they in effect.
+bool in_effect(const LdapParameter &p, const LdapTable &t) {
+    return p.connection != Connection::if_sasl || t.bind == BindMode::sasl;
 }
+
+const char *yes_no(bool b) {
+    return b ? "yes" : "no";
+}
+
+const char *bind_name(BindMode b) {
+    return b == BindMode::none ? "no" : b == BindMode::simple ? "yes" : "sasl";
+}
+
+const char *scope_name(Scope s) {
+    return s == Scope::base ? "base" : s == Scope::one ? "one" : "sub";
+}
+
+std::string text_of(const std::string &v) {
+    return v;
+}
+std::string text_of(const Secret &v) {
+    return v.reveal();
+}
+std::string text_of(int v) {
+    return std::to_string(v);
+}
+std::string text_of(bool v) {
+    return yes_no(v);
+}
+std::string text_of(Scope v) {
+    return scope_name(v);
+}
+std::string text_of(BindMode v) {
+    return bind_name(v);
+}
+
+// The value as Postfix spells it, the clear text of a secret included.
+std::string value_text(const LdapParameter &p, const LdapTable &t) {
+    return std::visit(
+        [&](auto member) -> std::string {
+            if constexpr (std::is_same_v<decltype(member), std::monostate>)
+                return "";
+            else
+                return text_of(t.*member);
+        },
+        p.field);
+}
+
+} // namespace
 
 // cfg_get_str/int/bool() over the parsed file, with file:line in every message.
-class Reader {
+class TableReader {
   public:
-    Reader(const TableFile &file, std::vector<std::string> &warnings)
+    TableReader(const TableFile &file, std::vector<std::string> &warnings)
         : file_(file), warnings_(warnings) {}
 
-    int line(const std::string &name) const {
-        auto it = file_.entries.find(name);
+    int line(std::string_view name) const {
+        auto it = file_.entries.find(std::string(name));
         return it == file_.entries.end() ? 0 : it->second.line;
     }
-    [[noreturn]] void fail(const std::string &name, const std::string &what) const {
+    [[noreturn]] void fail(std::string_view name, const std::string &what) const {
         throw ConfigError(file_.path, line(name), what);
     }
-    void warn(const std::string &name, const std::string &what) const {
+    void warn(std::string_view name, const std::string &what) const {
         warnings_.push_back(ConfigError::format(file_.path, line(name), what));
     }
-    std::string shown(const std::string &name, const std::string &value) const {
-        return name + " = " + (is_secret(name) ? std::string(Secret::mask) : value);
-    }
 
-    const std::string *lookup(const std::string &name) {
-        used_.insert(name);
-        auto it = file_.entries.find(name);
-        return it == file_.entries.end() ? nullptr : &it->second.value;
+    // The parameter's value from the file, or `fallback` when the file does not set it.
+    void value(LdapTable &t, const LdapParameter &p, std::string_view fallback) {
+        if (!p.has_field())
+            return; // another parameter's reader reads it
+        const std::string *v = lookup(p.name);
+        store(t, p, v ? *v : std::string(fallback));
+    }
+    void value(LdapTable &t, const LdapParameter &p) { value(t, p, p.fallback); }
+
+    // `text` read as the parameter's type, with Postfix's checks.
+    void store(LdapTable &t, const LdapParameter &p, const std::string &text) const {
+        std::visit(
+            [&](auto member) {
+                if constexpr (!std::is_same_v<decltype(member), std::monostate>)
+                    convert(p, text, t.*member);
+            },
+            p.field);
     }
 
     // cfg_get_str(): `min` is the minimum length, checked on the default too.
-    std::string str(const std::string &name, const std::string &def, std::size_t min = 0) {
+    std::string str(std::string_view name, std::string_view def, int min) {
         const std::string *v = lookup(name);
-        std::string value = v ? *v : def;
-        if (value.size() < min)
-            fail(name, "bad string length " + std::to_string(value.size()) + " < " +
-                           std::to_string(min) + ": " + shown(name, value));
+        std::string value = v ? *v : std::string(def);
+        check_length(name, value, min);
         return value;
     }
     // cfg_get_str() with a null default: absent and empty are the same.
-    std::optional<std::string> str_or_null(const std::string &name) {
+    std::optional<std::string> str_or_null(std::string_view name) {
         const std::string *v = lookup(name);
         if (!v || v->empty())
             return std::nullopt;
         return *v;
-    }
-
-    // get_dict_int(): strtol(), base 10, whole value, within int; a zero min/max means none.
-    int integer(const std::string &name, int def, int min = 0, int max = 0) {
-        const std::string *v = lookup(name);
-        int value = v ? parse_int(name, *v) : def;
-        if (min && value < min)
-            fail(name, "invalid " + name + " parameter value " + std::to_string(value) + " < " +
-                           std::to_string(min));
-        if (max && value > max)
-            fail(name, "invalid " + name + " parameter value " + std::to_string(value) + " > " +
-                           std::to_string(max));
-        return value;
-    }
-
-    // get_dict_bool(): only yes and no, in any case.
-    bool boolean(const std::string &name, bool def) {
-        const std::string *v = lookup(name);
-        if (!v)
-            return def;
-        if (strcasecmp(v->c_str(), "yes") == 0)
-            return true;
-        if (strcasecmp(v->c_str(), "no") == 0)
-            return false;
-        fail(name, "bad boolean configuration: " + shown(name, *v));
     }
 
     // What Postfix ignores silently and an admin most likely did not mean.
@@ -140,28 +138,101 @@ class Reader {
         for (const auto &[name, entry] : file_.entries) {
             if (used_.count(name))
                 continue;
-            std::string why = !known_names().count(name) ? "unknown parameter, ignored"
-                              : name == "result_filter"  ? "ignored because result_format is set"
-                              : bind != BindMode::sasl   ? "ignored unless bind = sasl"
-                                                         : "ignored";
+            std::string why = !find_parameter(name)     ? "unknown parameter, ignored"
+                              : name == "result_filter" ? "ignored because result_format is set"
+                              : bind != BindMode::sasl  ? "ignored unless bind = sasl"
+                                                        : "ignored";
             warnings_.push_back(ConfigError::format(file_.path, entry.line, name + ": " + why));
         }
     }
 
   private:
-    int parse_int(const std::string &name, const std::string &text) const {
+    const std::string *lookup(std::string_view name) {
+        std::string key(name);
+        used_.insert(key);
+        auto it = file_.entries.find(key);
+        return it == file_.entries.end() ? nullptr : &it->second.value;
+    }
+
+    std::string shown(std::string_view name, const std::string &value) const {
+        const LdapParameter *p = find_parameter(name);
+        return std::string(name) + " = " + (p && p->secret() ? std::string(Secret::mask) : value);
+    }
+
+    void check_length(std::string_view name, const std::string &value, int min) const {
+        if (value.size() < static_cast<std::size_t>(min))
+            fail(name, "bad string length " + std::to_string(value.size()) + " < " +
+                           std::to_string(min) + ": " + shown(name, value));
+    }
+
+    void convert(const LdapParameter &p, const std::string &text, std::string &out) const {
+        check_length(p.name, text, p.min);
+        out = text;
+    }
+    void convert(const LdapParameter &p, const std::string &text, Secret &out) const {
+        check_length(p.name, text, p.min);
+        out = Secret(text);
+    }
+
+    // get_dict_int(): strtol(), base 10, whole value, within int; a zero min/max means none.
+    void convert(const LdapParameter &p, const std::string &text, int &out) const {
         errno = 0;
         char *end = nullptr;
         long value = std::strtol(text.c_str(), &end, 10);
         if (text.empty() || *end != '\0' || errno == ERANGE || value != static_cast<int>(value))
-            fail(name, "bad numerical configuration: " + shown(name, text));
-        return static_cast<int>(value);
+            fail(p.name, "bad numerical configuration: " + shown(p.name, text));
+        std::string name(p.name);
+        if (p.min && value < p.min)
+            fail(name, "invalid " + name + " parameter value " + std::to_string(value) + " < " +
+                           std::to_string(p.min));
+        if (p.max && value > p.max)
+            fail(name, "invalid " + name + " parameter value " + std::to_string(value) + " > " +
+                           std::to_string(p.max));
+        out = static_cast<int>(value);
+    }
+
+    // get_dict_bool(): only yes and no, in any case.
+    void convert(const LdapParameter &p, const std::string &text, bool &out) const {
+        if (strcasecmp(text.c_str(), "yes") == 0)
+            out = true;
+        else if (strcasecmp(text.c_str(), "no") == 0)
+            out = false;
+        else
+            fail(p.name, "bad boolean configuration: " + shown(p.name, text));
+    }
+
+    void convert(const LdapParameter &p, const std::string &text, Scope &out) const {
+        check_length(p.name, text, p.min);
+        if (strcasecmp(text.c_str(), "one") == 0)
+            out = Scope::one;
+        else if (strcasecmp(text.c_str(), "base") == 0)
+            out = Scope::base;
+        else
+            out = Scope::sub;
+        if (out == Scope::sub && strcasecmp(text.c_str(), "sub") != 0)
+            warn(p.name, "Unrecognized value " + text + " specified for scope; using sub");
+    }
+
+    // name_code(): case-insensitive.
+    void convert(const LdapParameter &p, const std::string &text, BindMode &out) const {
+        static const std::map<std::string, BindMode> modes = {{"no", BindMode::none},
+                                                              {"none", BindMode::none},
+                                                              {"yes", BindMode::simple},
+                                                              {"simple", BindMode::simple},
+                                                              {"sasl", BindMode::sasl}};
+        check_length(p.name, text, p.min);
+        auto it = modes.find(fold_key(text));
+        if (it == modes.end())
+            fail(p.name, "unsupported parameter value: bind = " + text);
+        out = it->second;
     }
 
     const TableFile &file_;
     std::vector<std::string> &warnings_;
     std::set<std::string> used_;
 };
+
+namespace {
 
 using UrlWarn = std::function<void(const std::string &)>;
 
@@ -221,11 +292,10 @@ std::string join(const std::vector<std::string> &v) {
     return out;
 }
 
-void read_connection(Reader &r, LdapTable &t) {
-    t.server_host = r.str("server_host", "localhost", 1);
-    t.server_port = r.integer("server_port", LDAP_PORT);
-    // Debian patches the default from 2 to 3 and falls back to 3, not 2, on other values.
-    t.version = r.integer("version", 3, 2);
+// After the version: Debian patches the default from 2 to 3 and falls back to 3, not 2, on
+// other values; then the server_host loop, which may raise the version again.
+void read_version(TableReader &r, LdapTable &t, const LdapParameter &p) {
+    r.value(t, p);
     if (t.version != 2 && t.version != 3) {
         r.warn("version", "Unknown version " + std::to_string(t.version) + ", using 3");
         t.version = 3;
@@ -249,139 +319,86 @@ void read_connection(Reader &r, LdapTable &t) {
 
 // Values Postfix accepts although libldap then fails or never gives up; the probe makes the
 // same calls, so these only explain the verdict in advance (--check-config, the journal).
-void warn_timeout(Reader &r, int timeout) {
-    std::string value = "timeout = " + std::to_string(timeout) + ": ";
-    if (timeout == 0)
+void read_timeout(TableReader &r, LdapTable &t, const LdapParameter &p) {
+    r.value(t, p);
+    std::string value = "timeout = " + std::to_string(t.timeout) + ": ";
+    if (t.timeout == 0)
         r.warn("timeout", value + "libldap refuses a zero search time limit: every lookup fails");
-    else if (timeout == -1)
+    else if (t.timeout == -1)
         r.warn("timeout", value +
                               "Postfix waits without end for a server that does not "
                               "answer; ldap-health-check gives up after " +
                               std::to_string(LdapTable::unbounded_wait_seconds) + " s");
-    else if (timeout < -1)
+    else if (t.timeout < -1)
         r.warn("timeout", value + "libldap gives up on every wait at once: every lookup fails");
 }
 
-Scope parse_scope(Reader &r) {
-    std::string scope = r.str("scope", "sub", 1);
-    if (strcasecmp(scope.c_str(), "one") == 0)
-        return Scope::one;
-    if (strcasecmp(scope.c_str(), "base") == 0)
-        return Scope::base;
-    if (strcasecmp(scope.c_str(), "sub") != 0)
-        r.warn("scope", "Unrecognized value " + scope + " specified for scope; using sub");
-    return Scope::sub;
-}
-
-void check_template(Reader &r, const std::string &name, const std::string &tmpl, bool query) {
+void check_template(TableReader &r, const std::string &name, const std::string &tmpl, bool query) {
     try {
         validate_template(tmpl);
-    } catch (const std::invalid_argument &) {
+    } catch (const ConfigError &) {
         r.fail(name, std::string("Invalid ") + (query ? "query" : "result") + " template: " + tmpl);
     }
 }
 
-void read_query(Reader &r, LdapTable &t) {
-    t.scope = parse_scope(r);
-    t.search_base = r.str("search_base", "");
-    t.timeout = r.integer("timeout", 10);
-    warn_timeout(r, t.timeout);
-    t.query_filter = r.str("query_filter", "(mailacceptinggeneralid=%s)");
-    // An empty result_format counts as unset, and then result_filter must not be empty.
+// An empty result_format counts as unset, and then its older name result_filter is read, with
+// the default and minimum length declared for result_format. Postfix checks the templates
+// right after.
+void read_result_format(TableReader &r, LdapTable &t, const LdapParameter &p) {
     std::string result_key = "result_format";
     if (std::optional<std::string> rf = r.str_or_null("result_format"))
         t.result_format = *rf;
     else
-        t.result_format = r.str(result_key = "result_filter", "%s", 1);
+        t.result_format = r.str(result_key = "result_filter", p.fallback, p.min);
     check_template(r, "search_base", t.search_base, true);
     check_template(r, "query_filter", t.query_filter, true);
     if (!is_dynamic_template(t.query_filter))
         r.warn("query_filter", "Fixed query_filter " + t.query_filter + " is probably useless");
     check_template(r, result_key, t.result_format, false);
-    t.domain = r.str("domain", "");
-    t.terminal_result_attribute = r.str("terminal_result_attribute", "");
-    t.leaf_result_attribute = r.str("leaf_result_attribute", "");
-    t.result_attribute = r.str("result_attribute", "maildrop");
-    t.special_result_attribute = r.str("special_result_attribute", "");
 }
 
-BindMode parse_bind(Reader &r) {
-    // name_code(): case-insensitive.
-    static const std::map<std::string, BindMode> modes = {{"no", BindMode::none},
-                                                          {"none", BindMode::none},
-                                                          {"yes", BindMode::simple},
-                                                          {"simple", BindMode::simple},
-                                                          {"sasl", BindMode::sasl}};
-    std::string value = r.str("bind", "yes", 1);
-    std::string lower = fold_key(value);
-    auto it = modes.find(lower);
-    if (it == modes.end())
-        r.fail("bind", "unsupported parameter value: bind = " + value);
-    return it->second;
+// Caching is gone from Postfix; setting it is only worth a warning.
+void read_cache(TableReader &r, LdapTable &t, const LdapParameter &p) {
+    r.value(t, p);
+    if (t.cache)
+        r.warn(p.name, "ignoring cache");
+}
+void read_cache_limit(TableReader &r, LdapTable &t, const LdapParameter &p) {
+    r.value(t, p);
+    if (t.*std::get<int LdapTable::*>(p.field) >= 0)
+        r.warn(p.name, "ignoring " + std::string(p.name));
 }
 
-void read_bind_and_limits(Reader &r, LdapTable &t) {
-    t.bind = parse_bind(r);
-    t.bind_dn = r.str("bind_dn", "");
-    t.bind_pw = Secret(r.str("bind_pw", ""));
-    // Caching is gone from Postfix; setting it is only worth a warning.
-    if ((t.cache = r.boolean("cache", false)))
-        r.warn("cache", "ignoring cache");
-    if ((t.cache_expiry = r.integer("cache_expiry", -1)) >= 0)
-        r.warn("cache_expiry", "ignoring cache_expiry");
-    if ((t.cache_size = r.integer("cache_size", -1)) >= 0)
-        r.warn("cache_size", "ignoring cache_size");
-    t.recursion_limit = r.integer("recursion_limit", 1000, 1);
-    t.expansion_limit = r.integer("expansion_limit", 0);
-    t.size_limit = r.integer("size_limit", t.expansion_limit);
+void read_size_limit(TableReader &r, LdapTable &t, const LdapParameter &p) {
+    r.value(t, p, std::to_string(t.expansion_limit));
+    bool own = r.line("size_limit") != 0;
     if (t.size_limit < 0)
-        r.warn(r.line("size_limit") ? "size_limit" : "expansion_limit",
+        r.warn(own ? "size_limit" : "expansion_limit",
                "size_limit = " + std::to_string(t.size_limit) +
-                   (r.line("size_limit") ? "" : " (from expansion_limit)") +
+                   (own ? "" : " (from expansion_limit)") +
                    ": Postfix sends this negative limit with every search, and a server refuses "
                    "it (slapd: Protocol error): every lookup fails");
-    t.dereference = r.integer("dereference", 0);
+}
+
+void read_dereference(TableReader &r, LdapTable &t, const LdapParameter &p) {
+    r.value(t, p);
     if (t.dereference < 0 || t.dereference > 3) {
         r.warn("dereference", "Unrecognized value " + std::to_string(t.dereference) +
                                   " specified for dereference; using 0");
         t.dereference = 0;
     }
-    t.chase_referrals = r.boolean("chase_referrals", false);
 }
 
-void read_sasl_and_tls(Reader &r, LdapTable &t) {
-    // Postfix reads (and range-checks) the sasl_* parameters only for bind = sasl.
-    if (t.bind == BindMode::sasl) {
-        t.sasl_mechs = r.str("sasl_mechs", "");
-        t.sasl_realm = r.str("sasl_realm", "");
-        t.sasl_authz_id = r.str("sasl_authz_id", "");
-        t.sasl_minssf = r.integer("sasl_minssf", 0, 0, 4096);
-    }
-    t.start_tls = r.boolean("start_tls", false);
+void read_start_tls(TableReader &r, LdapTable &t, const LdapParameter &p) {
+    r.value(t, p);
     if (t.start_tls && t.version < 3) {
         r.warn("start_tls", "start_tls requires protocol version 3");
         t.version = 3;
     }
-    t.tls_require_cert = r.boolean("tls_require_cert", false);
-    t.tls_ca_cert_file = r.str("tls_ca_cert_file", "");
-    t.tls_ca_cert_dir = r.str("tls_ca_cert_dir", "");
-    t.tls_cert = r.str("tls_cert", "");
-    t.tls_key = r.str("tls_key", "");
-    t.tls_random_file = r.str("tls_random_file", "");
-    t.tls_cipher_suite = r.str("tls_cipher_suite", "");
-    t.debuglevel = r.integer("debuglevel", 0);
 }
 
-const char *yes_no(bool b) {
-    return b ? "yes" : "no";
-}
-
-const char *bind_name(BindMode b) {
-    return b == BindMode::none ? "no" : b == BindMode::simple ? "yes" : "sasl";
-}
-
-const char *scope_name(Scope s) {
-    return s == Scope::base ? "base" : s == Scope::one ? "one" : "sub";
+bool is_ldaps(const std::string &url) {
+    return url.size() >= 8 && strncasecmp(url.c_str(), "ldaps://", 8) == 0;
 }
 
 } // namespace
@@ -410,50 +427,91 @@ std::string LdapTable::url_list_error() const {
     return "";
 }
 
+bool LdapTable::uses_tls() const {
+    auto list = urls();
+    return start_tls || std::any_of(list.begin(), list.end(), is_ldaps);
+}
+
 std::vector<std::pair<std::string, std::string>> LdapTable::describe() const {
-    auto n = [](int i) { return std::to_string(i); };
-    std::vector<std::pair<std::string, std::string>> d = {
-        {"server_host", server_host},
-        {"server_port", n(server_port)},
-        {"version", n(version)},
-        {"scope", scope_name(scope)},
-        {"search_base", search_base},
-        {"timeout", n(timeout)},
-        {"query_filter", query_filter},
-        {"result_format", result_format},
-        {"domain", domain},
-        {"terminal_result_attribute", terminal_result_attribute},
-        {"leaf_result_attribute", leaf_result_attribute},
-        {"result_attribute", result_attribute},
-        {"special_result_attribute", special_result_attribute},
-        {"bind", bind_name(bind)},
-        {"bind_dn", bind_dn},
-        {"bind_pw", bind_pw.empty() ? "" : Secret::mask},
-        {"cache", yes_no(cache)},
-        {"cache_expiry", n(cache_expiry)},
-        {"cache_size", n(cache_size)},
-        {"recursion_limit", n(recursion_limit)},
-        {"expansion_limit", n(expansion_limit)},
-        {"size_limit", n(size_limit)},
-        {"dereference", n(dereference)},
-        {"chase_referrals", yes_no(chase_referrals)},
-    };
-    if (bind == BindMode::sasl) {
-        d.insert(d.end(), {{"sasl_mechs", sasl_mechs},
-                           {"sasl_realm", sasl_realm},
-                           {"sasl_authz_id", sasl_authz_id},
-                           {"sasl_minssf", n(sasl_minssf)}});
+    std::vector<std::pair<std::string, std::string>> d;
+    for (const LdapParameter &p : ldap_parameters()) {
+        if (!p.has_field() || !in_effect(p, *this))
+            continue;
+        std::string value = value_text(p, *this);
+        d.emplace_back(p.name, p.secret() && !value.empty() ? Secret::mask : value);
     }
-    d.insert(d.end(), {{"start_tls", yes_no(start_tls)},
-                       {"tls_require_cert", yes_no(tls_require_cert)},
-                       {"tls_ca_cert_file", tls_ca_cert_file},
-                       {"tls_ca_cert_dir", tls_ca_cert_dir},
-                       {"tls_cert", tls_cert},
-                       {"tls_key", tls_key},
-                       {"tls_random_file", tls_random_file},
-                       {"tls_cipher_suite", tls_cipher_suite},
-                       {"debuglevel", n(debuglevel)}});
     return d;
+}
+
+// The URL list stands for server_host and server_port: the normalised URLs follow from it.
+std::vector<std::string> LdapTable::connection_key() const {
+    bool tls = uses_tls();
+    std::vector<std::string> key{url_list()};
+    for (const LdapParameter &p : ldap_parameters()) {
+        bool counts = p.connection == Connection::yes ||
+                      (p.connection == Connection::if_bound && bind != BindMode::none) ||
+                      (p.connection == Connection::if_sasl && bind == BindMode::sasl) ||
+                      (p.connection == Connection::if_tls && tls);
+        if (p.connection != Connection::no && p.connection != Connection::via_urls)
+            key.push_back(counts ? value_text(p, *this) : "");
+    }
+    return key;
+}
+
+LdapTable::LdapTable() {
+    TableFile none;
+    TableReader defaults(none, warnings);
+    for (const LdapParameter &p : ldap_parameters())
+        defaults.store(*this, p, std::string(p.fallback));
+}
+
+// dict_ldap_open()'s parameters in the order it reads them (so the first fatal error is the
+// one Postfix reports), with Debian 12's defaults.
+const std::vector<LdapParameter> &ldap_parameters() {
+    using T = LdapTable;
+    static const std::vector<LdapParameter> parameters = {
+        {"server_host", &T::server_host, "localhost", 1, 0, Connection::via_urls},
+        {"server_port", &T::server_port, "389", 0, 0, Connection::via_urls},
+        {"version", &T::version, "3", 2, 0, Connection::yes, read_version},
+        {"scope", &T::scope, "sub", 1},
+        {"search_base", &T::search_base, ""},
+        // Not in Postfix's own key: it bounds the waits of the probe on that connection.
+        {"timeout", &T::timeout, "10", 0, 0, Connection::yes, read_timeout},
+        {"query_filter", &T::query_filter, "(mailacceptinggeneralid=%s)"},
+        {"result_format", &T::result_format, "%s", 1, 0, Connection::no, read_result_format},
+        {"result_filter", std::monostate{}, "%s"}, // read by read_result_format()
+        {"domain", &T::domain, ""},
+        {"terminal_result_attribute", &T::terminal_result_attribute, ""},
+        {"leaf_result_attribute", &T::leaf_result_attribute, ""},
+        {"result_attribute", &T::result_attribute, "maildrop"},
+        {"special_result_attribute", &T::special_result_attribute, ""},
+        {"bind", &T::bind, "yes", 1, 0, Connection::yes},
+        {"bind_dn", &T::bind_dn, "", 0, 0, Connection::if_bound},
+        {"bind_pw", &T::bind_pw, "", 0, 0, Connection::if_bound},
+        {"cache", &T::cache, "no", 0, 0, Connection::no, read_cache},
+        {"cache_expiry", &T::cache_expiry, "-1", 0, 0, Connection::no, read_cache_limit},
+        {"cache_size", &T::cache_size, "-1", 0, 0, Connection::no, read_cache_limit},
+        {"recursion_limit", &T::recursion_limit, "1000", 1},
+        {"expansion_limit", &T::expansion_limit, "0"},
+        // The default is expansion_limit's value, whose own default this is.
+        {"size_limit", &T::size_limit, "0", 0, 0, Connection::no, read_size_limit},
+        {"dereference", &T::dereference, "0", 0, 0, Connection::yes, read_dereference},
+        {"chase_referrals", &T::chase_referrals, "no", 0, 0, Connection::yes},
+        {"sasl_mechs", &T::sasl_mechs, "", 0, 0, Connection::if_sasl},
+        {"sasl_realm", &T::sasl_realm, "", 0, 0, Connection::if_sasl},
+        {"sasl_authz_id", &T::sasl_authz_id, "", 0, 0, Connection::if_sasl},
+        {"sasl_minssf", &T::sasl_minssf, "0", 0, 4096, Connection::if_sasl},
+        {"start_tls", &T::start_tls, "no", 0, 0, Connection::yes, read_start_tls},
+        {"tls_require_cert", &T::tls_require_cert, "no", 0, 0, Connection::if_tls},
+        {"tls_ca_cert_file", &T::tls_ca_cert_file, "", 0, 0, Connection::if_tls},
+        {"tls_ca_cert_dir", &T::tls_ca_cert_dir, "", 0, 0, Connection::if_tls},
+        {"tls_cert", &T::tls_cert, "", 0, 0, Connection::if_tls},
+        {"tls_key", &T::tls_key, "", 0, 0, Connection::if_tls},
+        {"tls_random_file", &T::tls_random_file, "", 0, 0, Connection::if_tls},
+        {"tls_cipher_suite", &T::tls_cipher_suite, "", 0, 0, Connection::if_tls},
+        {"debuglevel", &T::debuglevel, "0"},
+    };
+    return parameters;
 }
 
 LdapTable parse_ldap_table(std::string_view text, const std::string &path, unsigned mode) {
@@ -461,11 +519,15 @@ LdapTable parse_ldap_table(std::string_view text, const std::string &path, unsig
     LdapTable t;
     t.path = path;
     t.warnings = file.warnings;
-    Reader r(file, t.warnings);
-    read_connection(r, t);
-    read_query(r, t);
-    read_bind_and_limits(r, t);
-    read_sasl_and_tls(r, t);
+    TableReader r(file, t.warnings);
+    for (const LdapParameter &p : ldap_parameters()) {
+        if (!in_effect(p, t))
+            continue;
+        if (p.read)
+            p.read(r, t, p);
+        else
+            r.value(t, p);
+    }
     r.warn_unused(t.bind);
     // Not Postfix: nslcd-style care for a password in a world-readable file.
     if (!t.bind_pw.empty() && (mode & S_IROTH))

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace lhc {
@@ -14,40 +15,44 @@ namespace lhc {
 enum class BindMode { none, simple, sasl }; // bind = no | yes | sasl
 enum class Scope { base, one, sub };
 
+// The field of every parameter is declared in ldap_parameters() (ldap_table.cpp), with its
+// default: a default-constructed table holds Postfix's defaults.
 struct LdapTable {
+    LdapTable();
+
     std::string path;
 
     // connection
-    std::string server_host = "localhost";
-    int server_port = 389;
-    int version = 3; // what Debian 12's Postfix 3.7 resolves, see postmap -v
-    int timeout = 10;
-    bool start_tls = false;
-    bool tls_require_cert = false;
+    std::string server_host;
+    int server_port;
+    int version; // Debian 12's Postfix 3.7 defaults to 3, see postmap -v
+    int timeout;
+    bool start_tls;
+    bool tls_require_cert;
     std::string tls_ca_cert_file, tls_ca_cert_dir, tls_cert, tls_key, tls_random_file,
         tls_cipher_suite;
-    BindMode bind = BindMode::simple;
+    BindMode bind;
     std::string bind_dn;
     Secret bind_pw;
     std::string sasl_mechs, sasl_realm, sasl_authz_id;
-    int sasl_minssf = 0;
-    int dereference = 0;
-    bool chase_referrals = false;
-    int debuglevel = 0;
+    int sasl_minssf;
+    int dereference;
+    bool chase_referrals;
+    int debuglevel;
 
     // query
     std::string search_base;
-    Scope scope = Scope::sub;
-    std::string query_filter = "(mailacceptinggeneralid=%s)";
+    Scope scope;
+    std::string query_filter;
     std::string domain; // Postfix match list; empty = no restriction
-    std::string result_format = "%s";
-    std::string result_attribute = "maildrop";
+    std::string result_format;
+    std::string result_attribute;
     std::string special_result_attribute, terminal_result_attribute, leaf_result_attribute;
-    int recursion_limit = 1000;
-    int expansion_limit = 0;
-    int size_limit = 0; // defaults to expansion_limit
-    bool cache = false;
-    int cache_expiry = -1, cache_size = -1;
+    int recursion_limit;
+    int expansion_limit;
+    int size_limit; // defaults to expansion_limit
+    bool cache;
+    int cache_expiry, cache_size;
 
     std::vector<std::string> warnings; // "file:line: what"; the caller logs them
 
@@ -58,6 +63,8 @@ struct LdapTable {
     std::vector<std::string> urls() const;
     // Why libldap refuses url_list() (then every Postfix lookup fails), or "" when it takes it.
     std::string url_list_error() const;
+    // StartTLS or an ldaps:// URL: the tls_* settings apply.
+    bool uses_tls() const;
     // How long any single wait may last, in seconds: the timeout, or where Postfix's own
     // client would wait without end (timeout <= 0 in the waits it does not bound),
     // unbounded_wait_seconds. Always positive.
@@ -65,7 +72,47 @@ struct LdapTable {
     static constexpr int unbounded_wait_seconds = 10; // Postfix's default timeout
     // Every resolved parameter as (name, value), secrets shown as Secret::mask: for --debug.
     std::vector<std::pair<std::string, std::string>> describe() const;
+    // Equal for two tables exactly when Postfix would give them one shared connection: the
+    // URL list and the values of the parameters that belong to the connection.
+    std::vector<std::string> connection_key() const;
 };
+
+class TableReader;
+
+// One ldap_table(5) parameter as dict_ldap_open() reads it.
+struct LdapParameter {
+    // Whether tables that differ in it still share one connection (dict_ldap_conn_find()).
+    enum class Connection {
+        no,       // a query parameter: they do
+        via_urls, // they do when the URL lists it makes are the same (server_host, server_port)
+        yes,
+        if_bound, // only counts unless bind = no
+        if_tls,   // only counts with StartTLS or an ldaps:// URL
+        if_sasl,  // only counts with bind = sasl, and Postfix reads it only then
+    };
+    // Where the value lives; its type says how the file's text is read. A Secret is never
+    // quoted in a message. monostate: another parameter's reader reads it.
+    using Field = std::variant<std::monostate, std::string LdapTable::*, Secret LdapTable::*,
+                               int LdapTable::*, bool LdapTable::*, Scope LdapTable::*,
+                               BindMode LdapTable::*>;
+    // How Postfix reads it where that is more than the value alone: reads the value
+    // (TableReader::value) with the checks and consequences Postfix attaches to it.
+    using Read = void (*)(TableReader &, LdapTable &, const LdapParameter &);
+
+    std::string_view name;
+    Field field;
+    std::string_view fallback; // the default, as it would be written in the file
+    // A string's minimum length or an integer's range (0: none), checked on the default too.
+    int min = 0, max = 0;
+    Connection connection = Connection::no;
+    Read read = nullptr; // nullptr: just the value
+
+    bool has_field() const { return !std::holds_alternative<std::monostate>(field); }
+    bool secret() const { return std::holds_alternative<Secret LdapTable::*>(field); }
+};
+
+// Every parameter dict_ldap_open() reads, in its order.
+const std::vector<LdapParameter> &ldap_parameters();
 
 // Reads and validates one table file. Throws ConfigError("file:line: what").
 LdapTable load_ldap_table(const std::string &path);

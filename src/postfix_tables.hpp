@@ -24,7 +24,7 @@ DiscoveredTables find_ldap_tables(std::string_view postconf_output);
 
 // Runs `postconf -x [-c DIR]` and `postconf -P -x [-c DIR]`, each killed after `deadline`;
 // throws ConfigError when either cannot run, fails, says too much or does not answer in time,
-// and std::system_error when the operating system fails us (pipe2, poll, read): exit 70.
+// and std::system_error when the OS fails us (pipe2, posix_spawn, poll, read): exit 70.
 DiscoveredTables discover_ldap_tables(const std::string &postconf, const std::string &config_dir,
                                       std::chrono::milliseconds deadline = postconf_deadline);
 

@@ -4,8 +4,6 @@
 #include "query_expand.hpp"
 
 #include <algorithm>
-#include <ldap.h>
-#include <strings.h>
 #include <tuple>
 
 namespace lhc {
@@ -23,26 +21,6 @@ std::vector<std::string> split(const std::string &s, const char *separators) {
         pos = end;
     }
     return out;
-}
-
-bool is_ldaps(const std::string &url) {
-    return url.size() >= 8 && strncasecmp(url.c_str(), "ldaps://", 8) == 0;
-}
-
-// The fields of Postfix's own connection-sharing key (dict_ldap_conn_find), plus the timeout
-// that bounds our probe. TLS settings count only when TLS is used, bind ones only when bound.
-auto connection_key(const LdapTable &t, const std::vector<std::string> &urls) {
-    bool tls = t.start_tls || std::any_of(urls.begin(), urls.end(), is_ldaps);
-    bool bound = t.bind != BindMode::none;
-    bool sasl = t.bind == BindMode::sasl;
-    auto s = [](bool on, const std::string &v) { return on ? v : std::string(); };
-    return std::make_tuple(urls, t.url_list(), t.version, t.timeout, static_cast<int>(t.bind),
-                           s(bound, t.bind_dn), s(bound, t.bind_pw.reveal()), t.dereference,
-                           t.chase_referrals, s(sasl, t.sasl_mechs), s(sasl, t.sasl_realm),
-                           s(sasl, t.sasl_authz_id), sasl ? t.sasl_minssf : 0, t.start_tls,
-                           tls && t.tls_require_cert, s(tls, t.tls_ca_cert_file),
-                           s(tls, t.tls_ca_cert_dir), s(tls, t.tls_cert), s(tls, t.tls_key),
-                           s(tls, t.tls_random_file), s(tls, t.tls_cipher_suite));
 }
 
 std::vector<std::string> result_attributes(const LdapTable &t) {
@@ -102,14 +80,14 @@ bool same_search(const SearchPlan &a, const SearchPlan &b) {
 std::vector<ConnectionPlan> plan_probes(const std::vector<LdapTable> &tables,
                                         const std::string &probe_key, Logger &log) {
     std::vector<ConnectionPlan> plans;
+    std::vector<std::vector<std::string>> keys; // one a plan
     for (const auto &t : tables) {
-        auto urls = t.urls();
-        auto key = connection_key(t, urls);
-        auto it = std::find_if(plans.begin(), plans.end(), [&](const ConnectionPlan &p) {
-            return connection_key(p.settings, p.urls) == key;
-        });
-        if (it == plans.end()) {
-            plans.push_back(ConnectionPlan{t, urls, {}, t.url_list_error()});
+        auto key = t.connection_key();
+        auto found = std::find(keys.begin(), keys.end(), key);
+        auto it = plans.begin() + (found - keys.begin());
+        if (found == keys.end()) {
+            plans.push_back(ConnectionPlan{t, t.urls(), {}, t.url_list_error()});
+            keys.push_back(std::move(key));
             it = plans.end() - 1;
         }
         SearchPlan search = plan_search(t, probe_key, log);
@@ -124,7 +102,7 @@ std::vector<ConnectionPlan> plan_probes(const std::vector<LdapTable> &tables,
 }
 
 bool ConnectionPlan::uses_tls() const {
-    return settings.start_tls || std::any_of(urls.begin(), urls.end(), is_ldaps);
+    return settings.uses_tls();
 }
 
 } // namespace lhc

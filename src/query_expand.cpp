@@ -1,10 +1,10 @@
 // db_common_parse()/db_common_expand()/db_common_check_domain() and dict_ldap's quoting.
 #include "query_expand.hpp"
 
+#include "config_error.hpp"
 #include "ldap_table.hpp"
 
 #include <algorithm>
-#include <stdexcept>
 #include <vector>
 
 namespace lhc {
@@ -34,8 +34,8 @@ void scan(std::string_view tmpl, bool query, Needs &needs) {
         else if (c == 'd' || c == 'D' || (c >= '1' && c <= '9'))
             needs.key_domain |= query || c != 'd';
         else if (c != 's' && c != 'S')
-            throw std::invalid_argument(c ? std::string("invalid %") + c + " in template"
-                                          : std::string("template ends in a lone %"));
+            throw ConfigError(c ? std::string("invalid %") + c + " in template"
+                                : std::string("template ends in a lone %"));
         needs.dynamic = true;
     }
 }

@@ -14,8 +14,8 @@ enum class Escape {
     dn,     // RFC 4514, for search_base
 };
 
-// Throws ConfigError-free std::invalid_argument("...") for a template Postfix refuses
-// (bad % sequence); load_ldap_table() turns that into file:line.
+// Throws ConfigError("...") without a file for a template Postfix refuses (bad % sequence);
+// load_ldap_table() turns that into file:line.
 void validate_template(std::string_view tmpl);
 
 // db_common_parse()'s result: does the template use the key at all? (%% does not count.)

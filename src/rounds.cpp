@@ -24,7 +24,12 @@ struct ThreadRoundRunner::State {
     EventFd wake;
 };
 
-ThreadRoundRunner::ThreadRoundRunner() : state_(std::make_shared<State>()) {}
+ThreadRoundRunner::ThreadRoundRunner(Trim trim)
+    : state_(std::make_shared<State>()), trim_(std::move(trim)) {}
+
+void ThreadRoundRunner::default_trim() {
+    malloc_trim(0);
+}
 
 void ThreadRoundRunner::start(std::shared_ptr<Prober> prober, ProbeMode mode) {
     {
@@ -68,14 +73,9 @@ std::optional<RoundResult> ThreadRoundRunner::take_finished() {
     auto now = std::chrono::steady_clock::now();
     if (!last_trim_ || now - *last_trim_ >= trim_spacing) {
         last_trim_ = now;
-        ++trims_;
-        malloc_trim(0);
+        trim_();
     }
     return r;
-}
-
-std::size_t ThreadRoundRunner::trims() const {
-    return trims_;
 }
 
 int ThreadRoundRunner::wake_fd() const {

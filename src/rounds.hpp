@@ -7,14 +7,15 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 
 namespace lhc {
 
 // Rounds in flight at once, whatever --failures says. Each costs a thread and a connection to
-// the directory; against a silent server a large --failures once meant thousands of both,
-// which also exhausted the server's descriptors. Up to this many --failures a hang is still
+// the directory; against a silent server a large --failures would mean thousands of both,
+// and exhaust the server's descriptors. Up to this many --failures a hang is still
 // confirmed after about one timeout; beyond it, rounds time out in batches of this size, so
 // confirming takes about ceil(failures / max_rounds_in_flight) timeouts.
 inline constexpr std::size_t max_rounds_in_flight = 4;
@@ -35,19 +36,22 @@ class RoundRunner {
 // pointer, so a round still stuck at exit cannot touch freed memory.
 class ThreadRoundRunner final : public RoundRunner {
   public:
-    ThreadRoundRunner();
+    // Hands freed heap memory back to the system: malloc_trim(0); tests count the calls.
+    using Trim = std::function<void()>;
+    explicit ThreadRoundRunner(Trim trim = default_trim);
     void start(std::shared_ptr<Prober> prober, ProbeMode mode) override;
     std::size_t in_flight() const override;
     std::optional<RoundResult> take_finished() override;
     int wake_fd() const override;
-    // How often memory was handed back after overlapping rounds: at most once per minute.
-    std::size_t trims() const;
+    // Memory is handed back after overlapping rounds at most once per this spacing.
     static constexpr std::chrono::seconds trim_spacing{60};
 
   private:
     struct State;
+    static void default_trim();
+
     std::shared_ptr<State> state_;
-    std::size_t trims_ = 0;
+    Trim trim_;
     std::optional<std::chrono::steady_clock::time_point> last_trim_;
 };
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace lhc {
@@ -146,12 +147,17 @@ std::string read_capped(int fd, const std::string &path) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            throw ConfigError(path, 0, std::string("read: ") + std::strerror(errno));
+            throw std::system_error(errno, std::generic_category(), path + ": read");
         text.append(buf, static_cast<std::size_t>(n));
         if (text.size() > max_table_size)
             refuse_size(path);
     }
     return text;
+}
+
+// Why an open() can fail that is no fault of the file or its permissions.
+bool out_of_resources(int error) {
+    return error == EMFILE || error == ENFILE || error == ENOMEM;
 }
 
 // Closes the descriptor on every way out of read_whole_file().
@@ -168,11 +174,13 @@ std::string read_whole_file(const std::string &path, unsigned *mode) {
         require_regular(path, st);
     // O_NONBLOCK: opening a FIFO that replaced the table since the stat() must not block.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0 && out_of_resources(errno))
+        throw std::system_error(errno, std::generic_category(), path + ": open");
     if (fd < 0)
         throw ConfigError(path, 0, std::string("open: ") + std::strerror(errno));
     FdGuard guard{fd};
     if (::fstat(fd, &st) != 0)
-        throw ConfigError(path, 0, std::string("fstat: ") + std::strerror(errno));
+        throw std::system_error(errno, std::generic_category(), path + ": fstat");
     require_regular(path, st);
     if (st.st_size > static_cast<off_t>(max_table_size))
         refuse_size(path);
@@ -180,10 +188,6 @@ std::string read_whole_file(const std::string &path, unsigned *mode) {
     if (mode)
         *mode = st.st_mode;
     return text;
-}
-
-TableFile read_table_file(const std::string &path) {
-    return parse_table_text(read_whole_file(path, nullptr), path);
 }
 
 } // namespace lhc

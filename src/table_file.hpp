@@ -26,11 +26,11 @@ TableFile parse_table_text(std::string_view text, const std::string &path);
 // A table is a few KiB: anything larger is a mistake that would only cost memory and time.
 inline constexpr std::size_t max_table_size = 1024 * 1024;
 
-// Throws ConfigError(path, 0, ...) when the file cannot be read, is not a regular file (a FIFO or
-// a device would stall a reload) or is larger than max_table_size.
-TableFile read_table_file(const std::string &path);
 // The whole file and (when `mode` is not null) its st_mode, from one open(): what
-// load_ldap_table() needs for the "readable by others" check. Throws ConfigError(path, 0, ...).
+// load_ldap_table() needs for the "readable by others" check. Throws ConfigError(path, 0, ...)
+// when the file cannot be opened, is not a regular file (a FIFO or a device would stall a
+// reload) or is larger than max_table_size; std::system_error when the OS fails us (out of
+// descriptors or memory, an I/O error).
 std::string read_whole_file(const std::string &path, unsigned *mode);
 
 } // namespace lhc

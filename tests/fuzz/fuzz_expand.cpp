@@ -1,13 +1,13 @@
 // libFuzzer target for the % expander. The input is up to five NUL-separated fields:
 //   template, key, search_base, result_format, domain
-// A template is either refused with std::invalid_argument by validate_template() or expands
+// A template is either refused with lhc::ConfigError by validate_template() or expands
 // for any key; quoted values never carry a character that could change the LDAP filter or DN.
+#include "config_error.hpp"
 #include "ldap_table.hpp"
 #include "query_expand.hpp"
 
 #include <cstdint>
 #include <cstdlib>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +37,7 @@ bool valid(std::string_view tmpl) {
     try {
         lhc::validate_template(tmpl);
         return true;
-    } catch (const std::invalid_argument &) {
+    } catch (const lhc::ConfigError &) {
         return false;
     }
 }
@@ -63,7 +63,7 @@ void check_template(std::string_view tmpl, std::string_view key) {
     if (!valid(tmpl)) {
         try {
             lhc::is_dynamic_template(tmpl);
-        } catch (const std::invalid_argument &) {
+        } catch (const lhc::ConfigError &) {
             return;
         }
         std::abort(); // validate_template() and is_dynamic_template() disagree

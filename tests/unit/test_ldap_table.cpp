@@ -2,10 +2,14 @@
 // (see docs/postfix-semantics.md); messages differ only in not quoting secrets.
 #include "config_error.hpp"
 #include "ldap_table.hpp"
+#include "log.hpp"
+#include "probe_plan.hpp"
 
 #include <cstdio>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <map>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -471,4 +475,126 @@ TEST(LdapTable, LoadFromFileChecksItsMode) {
               Warnings{std::string(path) + ": contains bind_pw and is readable by others"});
     EXPECT_TRUE(closed.warnings.empty());
     EXPECT_THROW(lhc::load_ldap_table(path), ConfigError);
+}
+
+namespace {
+
+using Connection = lhc::LdapParameter::Connection;
+
+std::string described(const LdapTable &t, std::string_view name) {
+    for (const auto &[n, v] : t.describe())
+        if (n == name)
+            return v;
+    return "<absent>";
+}
+
+// A file that sets `name` to `value`, on top of `base` (name = value lines).
+std::string with(const std::map<std::string, std::string> &base, const std::string &name,
+                 const std::string &value) {
+    std::map<std::string, std::string> lines = base;
+    lines[name] = value;
+    std::string text;
+    for (const auto &[n, v] : lines)
+        text += n + " = " + v + "\n";
+    return text;
+}
+
+// A value Postfix accepts for the parameter, on top of `base`, that --debug does not show as
+// the default.
+std::optional<std::string> other_value(const std::map<std::string, std::string> &base,
+                                       const lhc::LdapParameter &p) {
+    std::string name(p.name);
+    std::string fallback = described(parse(with(base, name, std::string(p.fallback))), name);
+    for (const char *value : {"2", "yes", "no", "one", "x"}) {
+        try {
+            if (described(parse(with(base, name, value)), name) != fallback)
+                return value;
+        } catch (const ConfigError &) {
+        }
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> key_with(const std::map<std::string, std::string> &base,
+                                  const lhc::LdapParameter &p, const std::string &value) {
+    return parse(with(base, std::string(p.name), value)).connection_key();
+}
+
+// What makes the parameter count for the connection.
+std::map<std::string, std::string> in_use(Connection c) {
+    if (c == Connection::if_sasl)
+        return {{"bind", "sasl"}};
+    if (c == Connection::if_tls)
+        return {{"start_tls", "yes"}};
+    return {};
+}
+
+} // namespace
+
+TEST(LdapParameters, EachDefaultReachesDescribe) {
+    LdapTable plain = parse(""), sasl = parse("bind = sasl");
+    for (const auto &p : lhc::ldap_parameters()) {
+        if (!p.has_field())
+            continue;
+        const LdapTable &t = p.connection == Connection::if_sasl ? sasl : plain;
+        EXPECT_EQ(described(t, p.name), p.fallback) << p.name;
+    }
+    EXPECT_EQ(LdapTable().describe(), plain.describe());
+}
+
+TEST(LdapParameters, DescribeFollowsTheDeclarationOrder) {
+    std::vector<std::string> declared, shown;
+    for (const auto &p : lhc::ldap_parameters())
+        if (p.has_field())
+            declared.emplace_back(p.name);
+    for (const auto &[name, value] : parse("bind = sasl").describe())
+        shown.push_back(name);
+    EXPECT_EQ(shown, declared);
+}
+
+TEST(LdapParameters, OnlyConnectionParametersSplitTheConnection) {
+    for (const auto &p : lhc::ldap_parameters()) {
+        if (!p.has_field())
+            continue;
+        auto base = in_use(p.connection);
+        std::optional<std::string> other = other_value(base, p);
+        ASSERT_TRUE(other) << "no value found that changes " << p.name;
+        std::vector<std::string> key = key_with(base, p, std::string(p.fallback));
+        if (p.connection == Connection::no)
+            EXPECT_EQ(key_with(base, p, *other), key) << p.name;
+        else
+            EXPECT_NE(key_with(base, p, *other), key) << p.name;
+    }
+}
+
+TEST(LdapParameters, ConditionalConnectionParametersCountOnlyWhenInUse) {
+    const std::map<Connection, std::map<std::string, std::string>> not_in_use = {
+        {Connection::if_bound, {{"bind", "no"}}},
+        {Connection::if_sasl, {{"bind", "yes"}}},
+        {Connection::if_tls, {{"start_tls", "no"}}},
+    };
+    for (const auto &p : lhc::ldap_parameters()) {
+        auto off = not_in_use.find(p.connection);
+        if (off == not_in_use.end())
+            continue;
+        std::optional<std::string> other = other_value(in_use(p.connection), p);
+        ASSERT_TRUE(other) << "no value found that changes " << p.name;
+        EXPECT_EQ(key_with(off->second, p, *other),
+                  key_with(off->second, p, std::string(p.fallback)))
+            << p.name;
+    }
+}
+
+TEST(LdapParameters, TablesWithOneConnectionKeyShareOnePlan) {
+    std::vector<LdapTable> tables = {
+        parse("search_base = o=a\nserver_host = ldap://h/\ndebuglevel = 1\n"),
+        parse("search_base = o=b\nserver_host = ldap://h/\n"),
+        parse("server_host = ldap://h/\nbind = no\n"),
+        parse("server_host = ldap://h/\ntls_cert = /ignored/without/tls\n"),
+    };
+    lhc::Logger log(-1);
+    auto plans = lhc::plan_probes(tables, "", log);
+    ASSERT_EQ(plans.size(), 2U);
+    EXPECT_EQ(plans[0].searches.size(), 3U);
+    EXPECT_EQ(plans[1].searches.size(), 1U);
 }

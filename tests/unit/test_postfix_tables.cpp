@@ -205,27 +205,27 @@ TEST(PostfixTables, PostconfReadsDevNullNotOurStdin) {
     EXPECT_EQ(found.files, (std::vector<std::string>{"/stdin//dev/null.cf"}));
 }
 
-// A fault of the operating system is an internal error (exit 70), not a configuration
-// error (78): with no descriptor left, pipe2() fails before postconf is even started.
-TEST(PostfixTables, OsFaultIsNotAConfigurationError) {
-    rlimit old{};
-    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
-    int lowest_free = dup(0);
+// An OS fault is not the admin's configuration: it must not read as one (main() maps a
+// ConfigError to 78 and anything else to 70). Out of descriptors, pipe2() fails.
+TEST(PostfixTables, PipeFailureIsASystemErrorNotAConfigError) {
+    FakePostconf fake;
+    fake.write("echo 'virtual_alias_maps = ldap:/etc/postfix/a.cf'");
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ASSERT_GE(lowest_free, 0);
     close(lowest_free);
-    rlimit none = old;
-    none.rlim_cur = static_cast<rlim_t>(lowest_free);
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
-    bool system_error = false;
-    bool config_error = false;
+    rlimit one_left = saved;
+    one_left.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &one_left), 0);
+    std::string caught;
     try {
-        discover_ldap_tables("/bin/true", "");
-    } catch (const ConfigError &) {
-        config_error = true;
+        discover_ldap_tables(fake.path(), "");
+    } catch (const ConfigError &e) {
+        caught = std::string("ConfigError: ") + e.what();
     } catch (const std::system_error &e) {
-        system_error = e.code().value() == EMFILE;
+        caught = e.code() == std::errc::too_many_files_open ? "EMFILE" : e.what();
     }
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
-    EXPECT_FALSE(config_error);
-    EXPECT_TRUE(system_error);
+    setrlimit(RLIMIT_NOFILE, &saved);
+    EXPECT_EQ(caught, "EMFILE");
 }

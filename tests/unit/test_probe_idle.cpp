@@ -1,8 +1,8 @@
-// Regression: a connection kept idle after a good round outlives the round's Connection, and
-// libldap calls back into the connect callback and I/O layer state registered for it when it
-// is finally freed. That state used to live in the Connection (a dangling pointer: ASan
-// reported a SEGV in ldap_free_connection at daemon exit; without ASan it only worked while
-// the dead Connection's stack memory happened to be intact, which scribble_stack() prevents).
+// A connection kept idle after a good round outlives the round's Connection, and libldap
+// calls back into the connect callback and I/O layer state registered for it when it is
+// finally freed: that state must not live in the Connection. Were it a dangling pointer, the
+// test could still pass while the dead Connection's stack memory happened to be intact, which
+// scribble_stack() prevents.
 #include "ldap_prober.hpp"
 #include "ldap_table.hpp"
 #include "log.hpp"
