@@ -25,8 +25,8 @@ import tables  # noqa: E402
 NOTES = [
     "1. **Steady state**: the daemon (`--interval 0.001`, otherwise defaults) against a throwaway",
     "   slapd on loopback (`tests/lib/slapd.py`, simple bind as the service account, one search);",
-    "   rounds are the `WATCHDOG=1` datagrams it sends after each good round; CPU is utime+stime",
-    "   of `/proc/PID/stat` (exited round threads included) between two round counts; latency is",
+    "   rounds are the `WATCHDOG=1` datagrams it sends after each good round; CPU is the process's",
+    "   CPU clock (clock_getcpuclockid(3), in ns, exited threads included) between two round counts; latency is",
     "   the daemon's own `last round` figure from its STATUS= lines. check_ldap and ldapsearch make",
     "   the same bind and search, run as processes (posix_spawn + `os.wait4`, CPU = ru_utime +",
     "   ru_stime of the child); medians. The ratio takes the cheaper of the two.",
@@ -65,13 +65,17 @@ NOTES = [
     "label names them, as `ldap-health-check --help` shows them); (b) the same with",
     "`--full-probe-interval 0`, a new connection (StartTLS, bind, search) every round, the old",
     "design; (c) check_ldap `-T` (StartTLS, the bind and search of target 1) once a minute.",
-    "(a) and (b) are watched for a window of 60 s (15 s with `--quick`) that opens after",
+    "(a) and (b) are watched for one --full-probe-interval, at least 60 s (15 s with `--quick`), from",
     "READY=1 and three good rounds (`WATCHDOG=1`), so start-up is not counted: new connections",
     "are the `ACCEPT` lines slapd logged in the window, stats lines all the lines it logged in",
-    "the window, CPU is utime+stime of `/proc/PID/stat` over the window; each is scaled to a",
+    "the window, CPU is the process's CPU clock (ns, not the 10 ms ticks of `/proc/PID/stat`) over",
+    "the window; each is scaled to a",
     "minute or a day. (c) is run 5 times after one uncounted run: connections and lines per run",
     "(each run's lines read once slapd logged its `closed`) are its figures per minute, its",
     "median CPU (`os.wait4` of bench/measure) x 1440 its CPU per day. Targets apply to (a) only.",
+    "Beside (a) runs bench/wakeups.c, which does nothing but sleep and wake twice per interval (a",
+    "round on the kept connection wakes the daemon twice: the timer, the answer): what any",
+    "process that wakes that often costs on this machine, before it does any work.",
 ]
 
 

@@ -111,7 +111,8 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
     if (!round.healthy())
         schedule_.need_full();
     if (round.healthy()) {
-        log_.debug(msg() << "round ok in " << ms_text(round.latency));
+        if (log_.debug_enabled())
+            log_.debug(msg() << "round ok in " << ms_text(round.latency));
         if (step.recovered)
             log_.notice(msg() << "LDAP answers again: " << prober_->summary());
     } else {
@@ -145,13 +146,15 @@ void Daemon::start_round(TimePoint now) {
     // A loop round still waiting (a hung server) must not hold up the rounds beside it.
     bool in_loop = mode == ProbeMode::kept && in_flight() == 0 &&
                    (loop_round_ = prober_->start_loop_round()) != nullptr;
+    loop_round_sent_ = in_loop;
     if (!in_loop)
         runner_.start(prober_, mode);
     next_start_ = now + state_.policy().retry_interval;
 }
 
 std::optional<int> Daemon::advance_loop_round() {
-    if (!loop_round_)
+    // An answer cannot be there before the loop has waited: no poll(2) right after sending.
+    if (!loop_round_ || loop_round_sent_)
         return std::nullopt;
     auto outcome = loop_round_->advance(events_.now());
     if (!outcome)
@@ -206,7 +209,9 @@ int Daemon::run() {
         TimePoint deadline = can_start ? next_start_ : now + std::chrono::hours(24);
         if (loop_round_)
             deadline = std::min(deadline, loop_round_->deadline());
-        switch (events_.wait_until(deadline, watched_fds())) {
+        auto wakeup = events_.wait_until(deadline, watched_fds());
+        loop_round_sent_ = false;
+        switch (wakeup) {
         case Wakeup::deadline:
             break;
         case Wakeup::io:

@@ -50,6 +50,7 @@ class Daemon {
     Logger &log_;
     std::shared_ptr<Prober> prober_;        // shared with the rounds still in flight
     std::unique_ptr<LoopRound> loop_round_; // a kept-connection round run by this loop
+    bool loop_round_sent_ = false;          // sent since the loop last waited: nothing to read
     TimePoint next_start_{};
     bool reload_again_ = false;                 // a SIGHUP came while a reload was pending
     std::optional<std::string> reload_failure_; // until a reload succeeds
