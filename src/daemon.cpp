@@ -31,6 +31,21 @@ std::string monotonic_usec() {
                           static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL);
 }
 
+// The journal fields of a round: its first failure, or its first probe when healthy.
+EventFields fields_of(const RoundResult &round) {
+    const ProbeResult *p = round.first_failed();
+    if (!p && !round.probes.empty())
+        p = &round.probes.front();
+    if (!p)
+        return {};
+    EventFields f{p->server, p->tables, "", ""};
+    if (!p->healthy) {
+        f.step = step_name(p->step);
+        f.result = p->describe();
+    }
+    return f;
+}
+
 } // namespace
 
 Daemon::Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
@@ -76,12 +91,14 @@ void Daemon::finish_reload(ReloadResult result) {
     if (result.prober) {
         prober_ = std::move(result.prober);
         reload_failure_.reset();
-        log_.notice(msg() << "reloaded: " << prober_->summary());
+        log_.event(Event::reload_done, Priority::notice,
+                   msg() << "reloaded: " << prober_->summary());
     } else {
         // A broken file must never stop mail: keep probing with what we had, and say so in
         // every STATUS= until a reload succeeds.
         reload_failure_ = result.error;
-        log_.err(msg() << "reload failed, keeping the previous configuration: " << result.error);
+        log_.event(Event::reload_failed, Priority::err,
+                   msg() << "reload failed, keeping the previous configuration: " << result.error);
     }
     // READY=1 closes the reload; before the first good round systemd is still waiting for it.
     notifier_.notify(std::string(state_.ready() ? "READY=1\n" : "") +
@@ -114,23 +131,29 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
         if (log_.debug_enabled())
             log_.debug(msg() << "round ok in " << ms_text(round.latency));
         if (step.recovered)
-            log_.notice(msg() << "LDAP answers again: " << prober_->summary());
+            log_.event(Event::recovered, Priority::notice,
+                       msg() << "LDAP answers again: " << prober_->summary(), fields_of(round));
     } else {
-        log_.warning(msg() << "probe failed (" << state_.consecutive_failures() << " of "
-                           << state_.policy().failures << "): " << round.first_failure());
+        log_.event(Event::round_failed, Priority::warning,
+                   msg() << "probe failed (" << state_.consecutive_failures() << " of "
+                         << state_.policy().failures << "): " << round.first_failure(),
+                   fields_of(round));
     }
     if (step.ready)
-        log_.notice(msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
-                          << ms_text(round.latency));
+        log_.event(Event::ready, Priority::notice,
+                   msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
+                         << ms_text(round.latency),
+                   fields_of(round));
     notifier_.notify(std::string(step.ready ? "READY=1\n" : "") +
                      (step.watchdog ? "WATCHDOG=1\n" : "") + status_line(status(round, step)));
     next_start_ = step.next;
     if (!step.give_up)
         return std::nullopt;
-    log_.log(Priority::crit,
-             msg() << (state_.ready() ? "LDAP unusable" : "LDAP unusable at start") << " after "
-                   << state_.consecutive_failures()
-                   << " consecutive failed rounds, exiting: " << round.first_failure());
+    log_.event(Event::down, Priority::crit,
+               msg() << (state_.ready() ? "LDAP unusable" : "LDAP unusable at start") << " after "
+                     << state_.consecutive_failures()
+                     << " consecutive failed rounds, exiting: " << round.first_failure(),
+               fields_of(round));
     return exit_unavailable;
 }
 

@@ -44,6 +44,8 @@ struct RoundResult {
     bool healthy() const;
     // The first failure, described, or "" when healthy.
     std::string first_failure() const;
+    // The first failed probe, or null when healthy (or there was nothing to probe).
+    const ProbeResult *first_failed() const;
 };
 
 // A round on the kept connection driven by the daemon's own loop instead of a thread: the

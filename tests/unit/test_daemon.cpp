@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 using namespace lhc;
 using namespace lhc::testing;
@@ -12,13 +14,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Captures log lines instead of writing them to stderr.
+// Captures log lines instead of writing them to stderr, and the events as the journal would
+// get them (their text is in `text` too, as the line it would have been).
 class CapturingLogger final : public Logger {
   public:
+    CapturingLogger() { use_journal(true); }
     std::string text;
+    std::vector<std::pair<Event, EventFields>> events;
 
   protected:
     void write_line(std::string_view line) override { text += line; }
+    bool write_event(Event e, Priority p, std::string_view line, const EventFields &f) override {
+        events.emplace_back(e, f);
+        text += "<" + std::to_string(static_cast<int>(p)) + ">" + std::string(line) + "\n";
+        return true;
+    }
 };
 
 struct Harness {
@@ -95,6 +105,22 @@ TEST(Daemon, OutageExitsAfterFailuresWithinIntervalPlusRetries) {
         << h.log.text;
     EXPECT_NE(h.notifier.messages.back().find("STATUS=LDAP down: 3 of 3"), std::string::npos)
         << h.notifier.messages.back();
+}
+
+TEST(Daemon, TheOutageIsOneEventNamingServerTableAndStep) {
+    Harness h;
+    h.script = {true, false};
+    EXPECT_EQ(h.run(), exit_unavailable);
+    std::vector<Event> seen;
+    for (auto &[e, f] : h.log.events)
+        seen.push_back(e);
+    EXPECT_EQ(seen, (std::vector<Event>{Event::ready, Event::round_failed, Event::round_failed,
+                                        Event::round_failed, Event::down}));
+    const EventFields &down = h.log.events.back().second;
+    EXPECT_FALSE(down.server.empty());
+    EXPECT_FALSE(down.table.empty());
+    EXPECT_EQ(down.step, "connect");
+    EXPECT_FALSE(down.result.empty());
 }
 
 TEST(Daemon, SingleFailedRoundBetweenGoodOnesKeepsRunning) {
