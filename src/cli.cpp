@@ -34,6 +34,11 @@ po::options_description describe_options(Options &o) {
          << "; 0: every round); the rounds in between search on the connection kept from the "
             "last good round";
     const std::string full_help = full.str();
+    std::ostringstream wait;
+    wait << "with --once: keep probing, a round every --interval, until one is healthy or SEC "
+            "seconds (0 to "
+         << max_wait << ") have passed; a verdict is printed only when it changes";
+    const std::string wait_help = wait.str();
     po::options_description d("Options");
     d.add_options()("conffile,c", po::value(&o.conffiles)->value_name("FILE"),
                     "ldap_table(5) file to watch; repeat for several. Default: every ldap: and "
@@ -51,8 +56,9 @@ po::options_description describe_options(Options &o) {
         "probe-key,k", po::value(&o.probe_key)->value_name("KEY"),
         "lookup key for the probe search (default: one Postfix really queries, per table)")(
         "once,1", po::bool_switch(&o.once), "probe once, print a verdict, exit 0 or 69")(
-        "check-config,n", po::bool_switch(&o.check_config),
-        "only read and validate the tables, exit 0 or 78")(
+        "wait", po::value(&o.wait)->value_name("SEC"),
+        wait_help.c_str())("check-config,n", po::bool_switch(&o.check_config),
+                           "only read and validate the tables, exit 0 or 78")(
         "debug,d", po::bool_switch(&o.debug),
         "log every probe step and the effective configuration")(
         "postconf", po::value(&o.postconf)->value_name("PROGRAM")->default_value(o.postconf),
@@ -97,6 +103,13 @@ void check(const Options &o) {
             throw UsageError("--conffile must name a file, not the empty string");
     if (o.once && o.check_config)
         throw UsageError("--once and --check-config exclude each other");
+    if (!std::isfinite(o.wait) || o.wait < 0 || o.wait > max_wait) {
+        std::ostringstream os;
+        os << "--wait must be a number of seconds >= 0 and <= " << max_wait << got(o.wait);
+        throw UsageError(os.str());
+    }
+    if (o.wait > 0 && !o.once)
+        throw UsageError("--wait applies to --once only");
 }
 
 bool is_number(const std::string &word) {

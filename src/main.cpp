@@ -21,6 +21,7 @@
 #include <exception>
 #include <iostream>
 #include <malloc.h>
+#include <thread>
 
 using namespace lhc;
 
@@ -71,18 +72,36 @@ Policy policy_of(const Options &o) {
                   seconds(o.full_probe_interval)};
 }
 
+// One round, or with --wait a round every --interval until one is healthy or the time is up.
+// The recover timer waits this way during an outage: one process a minute with one line per
+// change of verdict, where a process every two seconds wrote six journal lines each time.
 int once(const Options &o, Logger &log) {
     auto tables = load_tables(table_files(o, log), log);
     auto prober = LdapProber(plan_probes(tables, o.probe_key, log), log);
-    RoundResult round = prober.probe_round(ProbeMode::full);
-    char latency[32];
-    std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
+    auto seconds = [](double s) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    };
+    TimePoint until = Clock::now() + seconds(o.wait);
+    std::string last;
     int code = exit_unavailable;
-    if (round.healthy()) {
-        std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
-        code = exit_ok;
-    } else {
-        std::cout << "unhealthy: " << printable(round.first_failure()) << std::endl;
+    for (;;) {
+        TimePoint start = Clock::now();
+        RoundResult round = prober.probe_round(ProbeMode::full);
+        if (round.healthy()) {
+            char latency[32];
+            std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
+            std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
+            code = exit_ok;
+            break;
+        }
+        std::string verdict = "unhealthy: " + printable(round.first_failure());
+        if (verdict != last)
+            std::cout << verdict << std::endl;
+        last = std::move(verdict);
+        TimePoint next = start + seconds(o.interval);
+        if (next > until)
+            break;
+        std::this_thread::sleep_until(next);
     }
     // A probe left behind still runs inside libldap: exit without tearing the process down
     // under it.
