@@ -56,9 +56,12 @@ po::options_description describe_options(Options &o) {
         "probe-key,k", po::value(&o.probe_key)->value_name("KEY"),
         "lookup key for the probe search (default: one Postfix really queries, per table)")(
         "once,1", po::bool_switch(&o.once), "probe once, print a verdict, exit 0 or 69")(
-        "wait", po::value(&o.wait)->value_name("SEC"),
-        wait_help.c_str())("check-config,n", po::bool_switch(&o.check_config),
-                           "only read and validate the tables, exit 0 or 78")(
+        "wait", po::value(&o.wait)->value_name("SEC"), wait_help.c_str())(
+        "metrics-file", po::value(&o.metrics_file)->value_name("PATH"),
+        "write the daemon's state after every round to PATH in the Prometheus text format (for "
+        "node_exporter's textfile collector: a name ending in .prom)")(
+        "check-config,n", po::bool_switch(&o.check_config),
+        "only read and validate the tables, exit 0 or 78")(
         "debug,d", po::bool_switch(&o.debug),
         "log every probe step and the effective configuration")(
         "postconf", po::value(&o.postconf)->value_name("PROGRAM")->default_value(o.postconf),
@@ -110,6 +113,9 @@ void check(const Options &o) {
     }
     if (o.wait > 0 && !o.once)
         throw UsageError("--wait applies to --once only");
+    if (!o.metrics_file.empty() && (o.once || o.check_config))
+        throw UsageError("--metrics-file applies to the daemon only, not to --once or "
+                         "--check-config");
 }
 
 bool is_number(const std::string &word) {
@@ -184,6 +190,8 @@ Options parse_command_line(int argc, const char *const argv[]) {
                       .run(),
                   vm);
         po::notify(vm);
+        if (vm.count("metrics-file") && o.metrics_file.empty())
+            throw UsageError("--metrics-file must name a file, not the empty string");
     } catch (const po::error &e) {
         throw UsageError(e.what());
     }

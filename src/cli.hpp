@@ -27,7 +27,8 @@ struct Options {
     std::string postconf = "postconf";  // the program asked for Postfix's tables
     std::string postfix_config_dir;     // postconf -c DIR
     bool once = false;
-    double wait = 0; // with --once: seconds to keep probing until a round is healthy
+    double wait = 0;          // with --once: seconds to keep probing until a round is healthy
+    std::string metrics_file; // the Prometheus text file written after every round
     bool check_config = false;
     bool debug = false;
     bool help = false;

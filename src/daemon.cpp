@@ -125,6 +125,9 @@ std::string Daemon::status(const RoundResult &round, const HealthState::Step &st
 
 std::optional<int> Daemon::finish(const RoundResult &round) {
     auto step = state_.on_round(round.healthy(), events_.now());
+    metrics_.on_round(round, state_.consecutive_failures());
+    if (metrics_sink_)
+        metrics_sink_->write(metrics_);
     if (!round.healthy())
         schedule_.need_full();
     if (round.healthy()) {

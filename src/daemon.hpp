@@ -4,6 +4,7 @@
 #include "clock.hpp"
 #include "health.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "notifier.hpp"
 #include "probe_result.hpp"
 #include "reloader.hpp"
@@ -24,6 +25,8 @@ class Daemon {
     // Runs until SIGTERM/SIGINT (exit_ok) or an outage (exit_unavailable). Throws ConfigError
     // when the first configuration cannot be loaded or cannot fit the watchdog period.
     int run();
+    // After every round, and so at exit with the final state, `sink` gets the metrics.
+    void report_metrics_to(MetricsSink &sink) { metrics_sink_ = &sink; }
 
   private:
     std::unique_ptr<Prober> load() const;
@@ -41,6 +44,8 @@ class Daemon {
     std::optional<int> advance_loop_round();
 
     HealthState state_;
+    Metrics metrics_;
+    MetricsSink *metrics_sink_ = nullptr;
     FullProbeSchedule schedule_;
     ProberFactory factory_;
     Notifier &notifier_;

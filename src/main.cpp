@@ -8,6 +8,7 @@
 #include "ldap_prober.hpp"
 #include "ldap_table.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "notifier.hpp"
 #include "postfix_tables.hpp"
 #include "probe_plan.hpp"
@@ -21,6 +22,7 @@
 #include <exception>
 #include <iostream>
 #include <malloc.h>
+#include <optional>
 #include <thread>
 
 using namespace lhc;
@@ -150,6 +152,9 @@ int run(int argc, char **argv) {
         Daemon daemon(
             policy_of(o), [&] { return make_daemon_prober(o, log); }, notifier, events, runner,
             reloader, log);
+        std::optional<MetricsFile> metrics;
+        if (!o.metrics_file.empty())
+            daemon.report_metrics_to(metrics.emplace(o.metrics_file, log));
         int code = daemon.run();
         // A round or a probe still stuck on a hung server runs on a detached thread inside libldap,
         // and a reload stuck on a table file or postconf uses `o` and `log` from this frame:

@@ -3,6 +3,7 @@
 #include "exit_codes.hpp"
 #include "fakes.hpp"
 
+#include <functional>
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <utility>
@@ -46,6 +47,7 @@ struct Harness {
     std::optional<Duration> loop_round_hangs_for;
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
+    std::function<void(Daemon &)> daemon_setup;
 
     int run(Policy policy = Policy{5s, 500ms, 3}) {
         daemon = std::make_unique<Daemon>(
@@ -61,6 +63,8 @@ struct Harness {
                 return p;
             },
             notifier, events, runner, reloader, log);
+        if (daemon_setup)
+            daemon_setup(*daemon);
         return daemon->run();
     }
 };
@@ -121,6 +125,22 @@ TEST(Daemon, TheOutageIsOneEventNamingServerTableAndStep) {
     EXPECT_FALSE(down.table.empty());
     EXPECT_EQ(down.step, "connect");
     EXPECT_FALSE(down.result.empty());
+}
+
+TEST(Daemon, MetricsAfterEveryRoundAndTheOutageLast) {
+    struct Sink final : MetricsSink {
+        std::vector<std::string> texts;
+        void write(const Metrics &m) override { texts.push_back(m.text()); }
+    } sink;
+    Harness h;
+    h.script = {true, false};
+    h.daemon_setup = [&](Daemon &d) { d.report_metrics_to(sink); };
+    EXPECT_EQ(h.run(), exit_unavailable);
+    ASSERT_EQ(sink.texts.size(), 4u) << "one good round and three failed ones";
+    EXPECT_NE(sink.texts[0].find("\nldap_health_check_up 1\n"), std::string::npos);
+    EXPECT_NE(sink.texts[3].find("\nldap_health_check_up 0\n"), std::string::npos);
+    EXPECT_NE(sink.texts[3].find("\nldap_health_check_consecutive_failures 3\n"),
+              std::string::npos);
 }
 
 TEST(Daemon, SingleFailedRoundBetweenGoodOnesKeepsRunning) {
