@@ -113,19 +113,56 @@ std::string Daemon::status_line(const std::string &text) const {
     return "STATUS=" + text + (reload_failure_ ? "; last reload failed: " + *reload_failure_ : "");
 }
 
-std::string Daemon::status(const RoundResult &round, const HealthState::Step &step) const {
-    if (round.healthy())
-        return "LDAP healthy: " + prober_->summary() + ", last round " + ms_text(round.latency) +
-               ", 0 consecutive failures";
+std::string Daemon::status(const RoundResult &round, const HealthState::Step &step,
+                           const std::vector<ServerState> &servers) const {
+    if (round.healthy()) {
+        std::string failing;
+        std::size_t answering = 0;
+        for (const auto &s : servers) {
+            if (s.answers)
+                ++answering;
+            else
+                failing += (failing.empty() ? "" : "; ") + s.url + ": " + s.why;
+        }
+        std::string count = servers.empty()
+                                ? ""
+                                : ", " + std::to_string(answering) + "/" +
+                                      std::to_string(servers.size()) + " servers answer";
+        std::string tail =
+            count + ", last round " + ms_text(round.latency) + ", 0 consecutive failures";
+        // Postfix still works, but each new process first waits for the failing servers.
+        if (!failing.empty())
+            return "LDAP degraded: " + failing + tail;
+        return "LDAP healthy: " + prober_->summary() + tail;
+    }
     return std::string(step.give_up ? "LDAP down: " : "LDAP failing: ") +
            std::to_string(state_.consecutive_failures()) + " of " +
            std::to_string(state_.policy().failures) + " consecutive failures, " +
            round.first_failure();
 }
 
+void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
+    for (const auto &s : servers) {
+        auto [it, first] = server_answers_.try_emplace(s.url, s.answers);
+        if (!first && it->second == s.answers)
+            continue;
+        it->second = s.answers;
+        if (!s.answers)
+            log_.event(Event::degraded, Priority::warning,
+                       msg() << "LDAP server " << s.url << " fails (" << s.why
+                             << "); Postfix uses the others while they answer",
+                       {s.url, "", "", s.why});
+        else if (!first)
+            log_.event(Event::server_back, Priority::notice,
+                       msg() << "LDAP server " << s.url << " answers again", {s.url, "", "", ""});
+    }
+}
+
 std::optional<int> Daemon::finish(const RoundResult &round) {
     auto step = state_.on_round(round.healthy(), events_.now());
-    metrics_.on_round(round, state_.consecutive_failures());
+    auto servers = prober_->server_states();
+    note_server_changes(servers);
+    metrics_.on_round(round, state_.consecutive_failures(), servers);
     if (metrics_sink_)
         metrics_sink_->write(metrics_);
     if (!round.healthy())
@@ -148,7 +185,8 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
                          << ms_text(round.latency),
                    fields_of(round));
     notifier_.notify(std::string(step.ready ? "READY=1\n" : "") +
-                     (step.watchdog ? "WATCHDOG=1\n" : "") + status_line(status(round, step)));
+                     (step.watchdog ? "WATCHDOG=1\n" : "") +
+                     status_line(status(round, step, servers)));
     next_start_ = step.next;
     if (!step.give_up)
         return std::nullopt;

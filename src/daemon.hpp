@@ -10,6 +10,7 @@
 #include "reloader.hpp"
 #include "rounds.hpp"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +34,10 @@ class Daemon {
     void check_fits_watchdog(const Prober &prober) const;
     void reload();
     void finish_reload(ReloadResult result);
-    std::string status(const RoundResult &round, const HealthState::Step &step) const;
+    std::string status(const RoundResult &round, const HealthState::Step &step,
+                       const std::vector<ServerState> &servers) const;
+    // One warning when a server starts failing, one notice when it answers again.
+    void note_server_changes(const std::vector<ServerState> &servers);
     std::string status_line(const std::string &text) const;
     // Acts on one finished round; returns an exit code when the daemon must stop.
     std::optional<int> finish(const RoundResult &round);
@@ -57,8 +61,9 @@ class Daemon {
     std::unique_ptr<LoopRound> loop_round_; // a kept-connection round run by this loop
     bool loop_round_sent_ = false;          // sent since the loop last waited: nothing to read
     TimePoint next_start_{};
-    bool reload_again_ = false;                 // a SIGHUP came while a reload was pending
-    std::optional<std::string> reload_failure_; // until a reload succeeds
+    bool reload_again_ = false;                  // a SIGHUP came while a reload was pending
+    std::optional<std::string> reload_failure_;  // until a reload succeeds
+    std::map<std::string, bool> server_answers_; // each server's last known state, by URL
 };
 
 } // namespace lhc

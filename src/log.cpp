@@ -54,6 +54,10 @@ const char *message_id(Event e) {
         return "59d3dbaad4bc4980b29bd945bf16e74d";
     case Event::recovered:
         return "39ad331f979944ecba45a0e8e571f6d6";
+    case Event::degraded:
+        return "b4cfa43d1ac44cb5af04094df4b90851";
+    case Event::server_back:
+        return "6ad70561c91d45e695d1419803ef1cf6";
     case Event::reload_done:
         return "3c313be52bc04aaa9d43d5955b16853d";
     case Event::reload_failed:

@@ -34,9 +34,19 @@ enum class Priority { crit = 2, err = 3, warning = 4, notice = 5, info = 6, debu
 // The events an operator acts on. Each has a MESSAGE_ID of its own, explained in the journal
 // catalog (units/ldap-health-check.catalog), so `journalctl -x` says what it means for mail
 // and `journalctl MESSAGE_ID=...` finds every one.
-enum class Event { ready, round_failed, down, recovered, reload_done, reload_failed };
-inline constexpr Event all_events[] = {Event::ready,     Event::round_failed, Event::down,
-                                       Event::recovered, Event::reload_done,  Event::reload_failed};
+enum class Event {
+    ready,
+    round_failed,
+    down,
+    recovered,
+    degraded,    // one server of a server_host list fails, the others answer
+    server_back, // that server answers again
+    reload_done,
+    reload_failed,
+};
+inline constexpr Event all_events[] = {Event::ready,       Event::round_failed, Event::down,
+                                       Event::recovered,   Event::degraded,     Event::server_back,
+                                       Event::reload_done, Event::reload_failed};
 // 32 lower-case hex digits, as journalctl takes it.
 const char *message_id(Event e);
 

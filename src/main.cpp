@@ -160,7 +160,8 @@ int run(int argc, char **argv) {
         // and a reload stuck on a table file or postconf uses `o` and `log` from this frame:
         // tearing the process down under them could crash, and a crash at stop would read as an
         // outage to systemd.
-        if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0)
+        if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0 ||
+            background_probes() > 0)
             std::_Exit(code);
         return code;
     } catch (const ConfigError &e) {

@@ -40,7 +40,8 @@ void family(std::string &out, const char *name, const char *type, const char *he
 
 } // namespace
 
-void Metrics::on_round(const RoundResult &round, int consecutive_failures) {
+void Metrics::on_round(const RoundResult &round, int consecutive_failures,
+                       const std::vector<ServerState> &servers) {
     up_ = round.healthy();
     latency_ = std::chrono::duration<double>(round.latency).count();
     consecutive_failures_ = consecutive_failures;
@@ -56,6 +57,8 @@ void Metrics::on_round(const RoundResult &round, int consecutive_failures) {
         it->second.latency =
             std::max(it->second.latency, std::chrono::duration<double>(p.latency).count());
     }
+    for (const auto &s : servers)
+        seen[s.url] = Server{s.answers, std::chrono::duration<double>(s.latency).count()};
     for (auto &[server, state] : seen)
         servers_[server] = state;
 }

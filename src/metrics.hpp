@@ -14,7 +14,9 @@ namespace lhc {
 
 class Metrics {
   public:
-    void on_round(const RoundResult &round, int consecutive_failures);
+    // `servers`: every server's last known state; without it, the servers the round used.
+    void on_round(const RoundResult &round, int consecutive_failures,
+                  const std::vector<ServerState> &servers = {});
     // The exposition text, every metric with # HELP and # TYPE.
     std::string text() const;
 
