@@ -162,9 +162,10 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
     auto step = state_.on_round(round.healthy(), events_.now());
     auto servers = prober_->server_states();
     note_server_changes(servers);
-    metrics_.on_round(round, state_.consecutive_failures(), servers);
-    if (metrics_sink_)
+    if (metrics_sink_) {
+        metrics_.on_round(round, state_.consecutive_failures(), servers);
         metrics_sink_->write(metrics_);
+    }
     if (!round.healthy())
         schedule_.need_full();
     if (round.healthy()) {

@@ -30,7 +30,7 @@ class Redundancy(unittest.TestCase):
         self.addCleanup(self.first.cleanup)
         self.second = slapd.Slapd().start()
         self.addCleanup(self.second.cleanup)
-        params = tables.bind_yes(self.first, timeout=2)
+        params = tables.bind_yes(self.first, timeout=5)  # margin on a loaded machine
         params["server_host"] = "%s %s" % (self.first.url, self.second.url)
         self.table = tables.write_table(os.path.join(self.first.dir, "two.cf"), params)
         self.metrics = os.path.join(self.first.dir, "ldap.prom")
