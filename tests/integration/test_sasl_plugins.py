@@ -2,10 +2,10 @@
 """`--once` loads Cyrus SASL's mechanism plugins only when a table binds with SASL.
 
 libldap starts SASL with its first handle, and SASL then opens every plugin installed
-(shared libraries, some pulling in libcrypto): most of what a one-shot probe costs. A
-round whose tables all bind simply or anonymously must load none and still probe as
-before; a table with `bind = sasl` must get them all, as Postfix does. The
-dynamic loader itself (LD_DEBUG=files) says which libraries the process opened.
+(shared libraries, some pulling in libcrypto): a large part of what a one-shot probe costs.
+A round whose tables all bind simply or anonymously must load none and still probe as
+before; a table with `bind = sasl` must get them all, as Postfix does. The dynamic loader
+itself (LD_DEBUG=files) says which libraries the process opened.
 """
 
 import glob
