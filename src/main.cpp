@@ -14,6 +14,7 @@
 #include "probe_plan.hpp"
 #include "reloader.hpp"
 #include "rounds.hpp"
+#include "sasl_plugins.hpp"
 #include "step_deadline.hpp"
 
 #include <csignal>
@@ -79,6 +80,10 @@ Policy policy_of(const Options &o) {
 // change of verdict, where a process every two seconds wrote six journal lines each time.
 int once(const Options &o, Logger &log) {
     auto tables = load_tables(table_files(o, log), log);
+    // One round knows every bind it will make before libldap starts. The daemon cannot skip
+    // the plugins: a reload may bring a table with bind = sasl.
+    if (!any_sasl_bind(tables))
+        start_sasl_without_plugins();
     auto prober = LdapProber(plan_probes(tables, o.probe_key, log), log);
     auto seconds = [](double s) {
         return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
