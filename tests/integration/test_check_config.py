@@ -7,9 +7,8 @@ one Postfix refuses as well (postmap: config-error).
 
 import os
 import tempfile
-import unittest
 
-from lhctest import harness, oracle, slapd, tables
+from lhctest import harness, oracle, tables
 
 
 class CheckConfig(harness.SlapdTestCase):

@@ -12,7 +12,6 @@ import signal
 import sys
 import tempfile
 import time
-import unittest
 
 from lhctest import harness, tables
 from lhctest.notify import NotifyListener

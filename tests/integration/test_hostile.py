@@ -16,7 +16,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import unittest
 
 from lhctest import harness, oracle, proc, slapd, tables
 

@@ -6,9 +6,8 @@ prints, the probe matrix would compare against nonsense without this.
 """
 
 import os
-import unittest
 
-from lhctest import harness, oracle, slapd, tables
+from lhctest import harness, oracle, tables
 
 
 class Oracle(harness.SlapdTestCase):

@@ -10,7 +10,6 @@ ldaps:// and ldapi:// (there the oracle hits its own limit).
 
 import os
 import sys
-import unittest
 
 from lhctest import harness, oracle, slapd, tables
 

@@ -7,10 +7,8 @@ mode (--once, --check-config, the daemon through reload and outage) runs with
 to quote input: a failed bind, a malformed bind_pw line.
 """
 
-import os
 import resource
 import signal
-import unittest
 
 from lhctest import harness, slapd, tables
 from lhctest.notify import NotifyListener
