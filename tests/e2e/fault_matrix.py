@@ -10,7 +10,8 @@ behind a veth pair, so that "packets dropped" is a blackhole route there. Each s
 expected outcome and a measured bound; one table of all of them is printed at the end, see
 docs/fault-matrix.md.
 
-Usage: fault_matrix.py [--source DIR | --deb FILE.deb] [--cache DIR]
+Usage: fault_matrix.py [--source DIR | --deb FILE.deb] [--cache DIR], as root, with
+PYTHONPATH=tests/lib
 Exit status: 0 passed, 1 failed, 77 skipped (not root, tools missing).
 """
 
