@@ -7,7 +7,8 @@ that postfix goes down on an LDAP outage and comes back by itself. Each
 scenario is a function of its own, run in the order of SCENARIOS; the container,
 the mail host and the timings come from lhctest.container and lhctest.mailhost.
 
-Usage: e2e.py [--source DIR | --deb FILE.deb] [--cache DIR], as root, with PYTHONPATH=tests/lib
+Usage: e2e.py [--source DIR | --deb FILE.deb] [--cache DIR], as root, with
+PYTHONPATH=tests/lib
 Exit status: 0 passed, 1 failed, 77 skipped (not root, tools missing).
 Environment: LHC_E2E_DEB (a prebuilt .deb), LHC_E2E_CACHE (root fs cache).
 """
