@@ -1,4 +1,4 @@
-"""Benchmarks on this machine against throwaway slapds on loopback (tests/lib/slapd.py).
+"""Benchmarks on this machine against throwaway slapds on loopback (lhctest.slapd).
 
 Each function returns a list of Row; bench.py prints them and writes docs/performance.md.
 Processes run per check are measured with os.wait4 (CPU = ru_utime + ru_stime, peak RSS =
@@ -12,10 +12,8 @@ import statistics
 import subprocess
 import time
 
-import harness
-import slapd
-import tables
-
+from lhctest import harness, proc, slapd, tables
+from lhctest.notify import NotifyListener
 from report import Row, mib, ms
 
 CHECK_LDAP = "/usr/lib/nagios/plugins/check_ldap"
@@ -73,37 +71,13 @@ def med(samples, attr):
     return statistics.median(getattr(s, attr) for s in samples)
 
 
-def proc_cpu_seconds(pid):
-    """user + sys of the whole process, threads that exited included, to the nanosecond.
-
-    The process's CPU clock (clock_getcpuclockid(3): ((~pid) << 3) | 2) rather than the clock
-    ticks of /proc/PID/stat: at 100 ticks/s a 2-minute window holds a few ticks of a daemon
-    that costs seconds a day, and one tick is 7 s/day."""
-    return time.clock_gettime(((~pid) << 3) | 2)
-
-
-def smaps_rollup(pid):
-    """{"Rss": KiB, "Pss": KiB, "Anonymous": KiB, ...}"""
-    out = {}
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        for line in f:
-            m = re.match(r"(\w+):\s+(\d+) kB", line)
-            if m:
-                out[m.group(1)] = int(m.group(2))
-    return out
-
-
 def wait_rounds(notify, daemon, n, limit):
     """Blocks until `n` WATCHDOG=1 datagrams (good rounds) arrived; returns the count seen."""
-    deadline = time.monotonic() + limit
-    while True:
-        count = sum(1 for _, _, line in notify.lines() if line == "WATCHDOG=1")
-        if count >= n:
-            return count
-        if daemon.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("daemon: %d of %d good rounds, then stopped:\n%s"
-                               % (count, n, daemon.stderr()[-2000:]))
-        time.sleep(0.01)
+    count = notify.wait_count("WATCHDOG=1", n, limit, proc=daemon)
+    if count < n:
+        raise RuntimeError("daemon: %d of %d good rounds, then stopped:\n%s"
+                           % (count, n, daemon.stderr()[-2000:]))
+    return count
 
 
 ROUND_MS = re.compile(r"last round ([0-9.]+) ms")
@@ -118,23 +92,23 @@ def round_latencies(notify, first, last):
 
 def steady_state(server, table, rounds, per_check_runs, interval):
     """Targets 1 and 2: CPU and wall per round, footprint and leaks, against a process a check."""
-    with harness.NotifyListener() as notify, harness.Daemon(
+    with NotifyListener() as notify, harness.Daemon(
             ["--conffile", table, "--interval", str(interval)], notify) as daemon:
         early = min(1000, rounds // 10)
         # An incident first: slapd stalls for longer than --retry-interval, so rounds overlap
         # (extra round threads, a higher heap). That one-time high-water mark is reported on
         # its own; the window from round `early` on then shows leaks, growth per round, only.
         n0 = wait_rounds(notify, daemon, early // 2, 120)
-        mem0 = smaps_rollup(daemon.pid)
+        mem0 = proc.smaps_rollup(daemon.pid)
         server.hang()
         try:
             time.sleep(STALL)
         finally:
             server.resume()
         n1 = wait_rounds(notify, daemon, early, 120)
-        cpu1, mem1, t1 = proc_cpu_seconds(daemon.pid), smaps_rollup(daemon.pid), time.monotonic()
+        cpu1, mem1, t1 = proc.cpu_seconds(daemon.pid), proc.smaps_rollup(daemon.pid), time.monotonic()
         n2 = wait_rounds(notify, daemon, rounds, 600)
-        cpu2, mem2, t2 = proc_cpu_seconds(daemon.pid), smaps_rollup(daemon.pid), time.monotonic()
+        cpu2, mem2, t2 = proc.cpu_seconds(daemon.pid), proc.smaps_rollup(daemon.pid), time.monotonic()
         latencies = round_latencies(notify, n1, n2)
         daemon.signal(15)
         daemon.wait(10)
@@ -326,15 +300,15 @@ def daemon_window(work, name, extra, window, interval):
     Counted from a few good rounds after READY=1 on, so start-up is not in the window."""
     server, table = stats_server(work, name)
     try:
-        with harness.NotifyListener() as notify, harness.Daemon(
+        with NotifyListener() as notify, harness.Daemon(
                 ["--conffile", table, *extra], notify) as daemon:
             if notify.wait_for("READY=1", limit=30, proc=daemon) is None:
                 raise RuntimeError("daemon %s: no READY=1:\n%s" % (extra, daemon.stderr()[-2000:]))
             wait_rounds(notify, daemon, 3, 3 * interval + 30)
             _, offset = log_since(server, 0)
-            cpu0, t0 = proc_cpu_seconds(daemon.pid), time.monotonic()
+            cpu0, t0 = proc.cpu_seconds(daemon.pid), time.monotonic()
             time.sleep(window)
-            cpu1, t1 = proc_cpu_seconds(daemon.pid), time.monotonic()
+            cpu1, t1 = proc.cpu_seconds(daemon.pid), time.monotonic()
             data, _ = log_since(server, offset)
             if daemon.poll() is not None:
                 raise RuntimeError("daemon %s exited in the window:\n%s"

@@ -14,13 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, tables
+from lhctest.notify import NotifyListener
 
 INTERVAL = 0.1
 FAILURES = 3
@@ -62,7 +58,7 @@ class DaemonBlackBox(harness.SlapdTestCase):
     def setUp(self):
         super().setUp()
         self.table_file = self.table(self.id().rsplit(".", 1)[1] + ".cf", tables.bind_yes(self.ldap, timeout=TIMEOUT))
-        self.notify = harness.NotifyListener()
+        self.notify = NotifyListener()
         self.addCleanup(self.notify.close)
 
     def start(self, extra=(), watchdog_pid=None, table_file=None):

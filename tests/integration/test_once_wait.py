@@ -8,16 +8,12 @@ that a long outage does not fill the journal.
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, slapd, tables
+from lhctest.proc import die_with_parent
 
 
 class OnceWait(unittest.TestCase):
@@ -33,7 +29,7 @@ class OnceWait(unittest.TestCase):
     def start(self, *args):
         proc = subprocess.Popen([harness.binary(), *args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=slapd.die_with_parent)
+                                preexec_fn=die_with_parent)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         return proc
 

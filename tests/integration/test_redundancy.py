@@ -10,15 +10,11 @@ background whenever a round takes the full path.
 """
 
 import os
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, slapd, tables
+from lhctest.notify import NotifyListener
 
 LIMIT = 15  # seconds for a state change to show: a few full paths at --full-probe-interval 1
 
@@ -34,7 +30,7 @@ class Redundancy(unittest.TestCase):
         params["server_host"] = "%s %s" % (self.first.url, self.second.url)
         self.table = tables.write_table(os.path.join(self.first.dir, "two.cf"), params)
         self.metrics = os.path.join(self.first.dir, "ldap.prom")
-        self.notify = harness.NotifyListener()
+        self.notify = NotifyListener()
         self.addCleanup(self.notify.close)
         self.daemon = harness.Daemon(
             ["--conffile", self.table, "--interval", "0.2", "--retry-interval", "0.2",

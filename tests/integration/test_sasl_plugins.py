@@ -11,13 +11,9 @@ itself (LD_DEBUG=files) says which libraries the process opened.
 import glob
 import os
 import re
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, tables
 
 # LD_DEBUG=files names each library as it is loaded: "file=/usr/lib/.../sasl2/libplain.so [0];"
 PLUGIN_LOADED = re.compile(r"file=(\S*/sasl2/lib[^/\s]*\.so)")
