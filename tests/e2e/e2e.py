@@ -26,6 +26,9 @@ from lhctest.mailhost import (BIND_PW, FAILURES, INTERVAL, RECOVER, RETRY, SLACK
 UNITS = ("ldap-health-check.service", "ldap-health-check-outage.service",
          "ldap-health-check-recover.service", "ldap-health-check-recover.timer")
 DETECT = INTERVAL * FAILURES + TIMEOUT + SLACK  # from the outage to postfix stopped
+OUTAGE_ID = "59d3dbaad4bc4980b29bd945bf16e74d"  # MESSAGE_ID of "LDAP down, exiting"
+QUIET_LINES = 10  # journal lines in any minute of an outage after the first
+QUICK_RECOVERY = 5.0  # seconds from LDAP answering to postfix active, after a long outage
 
 
 # ---------------------------------------------------------------- scenarios
@@ -116,6 +119,50 @@ def systemd_said(text):
 def slapd_stopped(r, deb):
     outage(r, "slapd stopped", "systemctl stop slapd", "systemctl start slapd", DETECT,
            daemon_said)
+
+
+def journal_events(r, deb):
+    """The outage is a journal event of its own, found by MESSAGE_ID with its fields, and
+    journalctl -x explains it from the package's catalog."""
+    c = r.c
+    since = r.now()
+    c.sh("systemctl stop slapd")
+    down = r.wait_for(r.postfix_down, DETECT) is not None
+    entry = c.sh(f"journalctl -q --no-pager -o verbose --since '@{since}' MESSAGE_ID={OUTAGE_ID}",
+                 check=False).stdout
+    fields = [line.strip() for line in entry.splitlines() if line.strip().startswith("LDAP_")]
+    r.record("journal: journalctl MESSAGE_ID= finds the outage, with its LDAP_ fields",
+             down and "LDAP_SERVER=ldap://127.0.0.1/" in fields and "LDAP_STEP=connect" in fields,
+             " ".join(fields)[:60])
+    explained = c.sh("journalctl -x -q --no-pager -u ldap-health-check -u postfix@- "
+                     f"--since '@{since}'", check=False).stdout
+    log("journalctl -x during the outage:\n" + explained)
+    log(c.sh("systemctl status --no-pager ldap-health-check", check=False).stdout)
+    r.record("journal: journalctl -x explains the outage from the catalog",
+             "No manual step is needed to come back" in explained
+             and "sending servers fall back to the secondary MX" in explained)
+    c.sh("systemctl start slapd")
+    r.timed("journal: postfix active again", r.postfix_up, RECOVER)
+
+
+def quiet_outage(r, deb):
+    """A long outage stays quiet in the journal (the recover probe waits for LDAP itself) and
+    ends as fast as a short one."""
+    c = r.c
+    c.sh("systemctl stop slapd")
+    if not r.timed("long outage: postfix stopped", r.postfix_down, DETECT):
+        c.sh("systemctl start slapd")
+        return
+    begin = float(r.now())
+    # The measurement is a window of the outage's second minute: nothing to poll for.
+    time.sleep(125)
+    lines = c.sh(f"journalctl -q --no-pager --since '@{begin + 60:.3f}' "
+                 f"--until '@{begin + 120:.3f}'", check=False).stdout.splitlines()
+    log("journal of the outage's second minute:\n" + "\n".join(lines))
+    r.record(f"long outage: journal lines in its second minute <= {QUIET_LINES}",
+             len(lines) <= QUIET_LINES, f"{len(lines)} lines", str(QUIET_LINES))
+    c.sh("systemctl start slapd")
+    r.timed("long outage: postfix active after slapd answers", r.postfix_up, QUICK_RECOVERY)
 
 
 def slapd_hung(r, deb):
@@ -216,11 +263,13 @@ SCENARIOS = (
     enable,
     healthy,
     slapd_stopped,
+    journal_events,
     slapd_hung,
     guard_killed,
     guard_hung,
     admin_stop,
     start_with_ldap_down,
+    quiet_outage,
     zero_config,
     upgrade,
     removal,
