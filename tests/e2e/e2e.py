@@ -85,6 +85,45 @@ def healthy(r, deb):
     r.record("healthy: RCPT TO an unknown user answers 550", rcpt.startswith("550"), rcpt)
 
 
+METRICS_DIR = "/var/lib/prometheus/node-exporter"  # Debian's textfile collector directory
+METRICS_DROPIN = f"""[Service]
+ReadWritePaths={METRICS_DIR}
+SupplementaryGroups=postfix prometheus
+"""
+
+
+def metrics_file(r, deb):
+    """--metrics-file with the operator guide's drop-in: the file appears in the collector's
+    directory, readable by others, and the sandbox keeps its score."""
+    c = r.c
+    c.sh(f"getent group prometheus || groupadd --system prometheus; "
+         f"install -d -o root -g prometheus -m 0775 {METRICS_DIR}")
+    dropin = "/etc/systemd/system/ldap-health-check.service.d/metrics.conf"
+    c.write(dropin, METRICS_DROPIN)
+    options = c.sh("cat /etc/default/ldap-health-check").stdout
+    path = f"{METRICS_DIR}/ldap-health-check.prom"
+    c.write("/etc/default/ldap-health-check",
+            options.replace('OPTS="', f'OPTS="--metrics-file {path} '))
+    c.sh("systemctl daemon-reload && systemctl restart ldap-health-check postfix")
+    r.wait_for(lambda: c.sh(f"test -s {path}", check=False).returncode == 0, 10)
+    text = c.sh(f"cat {path}", check=False).stdout
+    mode = c.sh(f"stat -c %a {path}", check=False).stdout.strip()
+    r.record("metrics: the file in the collector's directory says up 1, mode 644",
+             "\nldap_health_check_up 1\n" in "\n" + text and mode == "644",
+             f"mode {mode}, {len(text.splitlines())} lines")
+    log(text)
+    out = c.sh("systemd-analyze security --no-pager ldap-health-check.service", check=False).stdout
+    score = re.search(r"exposure level for \S+: ([0-9.]+) (\w+)", out)
+    r.record("metrics: with the drop-in, systemd-analyze security <= 1.5",
+             bool(score) and float(score.group(1)) <= 1.5,
+             " ".join(score.groups()) if score else out[-60:])
+    c.sh(f"rm -f {dropin}")
+    c.write("/etc/default/ldap-health-check", options)
+    c.sh("systemctl daemon-reload && systemctl restart ldap-health-check postfix")
+    r.record("metrics: back to the shipped unit, postfix active",
+             r.wait_for(r.postfix_up, 10) is not None)
+
+
 def outage(r, title, break_cmd, repair_cmd, bound, why):
     """break_cmd stops postfix within `bound`, why(since) says so in the journal; after
     repair_cmd postfix is back within RECOVER with no manual step."""
@@ -262,6 +301,7 @@ SCENARIOS = (
     installed_units,
     enable,
     healthy,
+    metrics_file,
     slapd_stopped,
     journal_events,
     slapd_hung,
