@@ -200,8 +200,11 @@ def quiet_outage(r, deb):
     log("journal of the outage's second minute:\n" + "\n".join(lines))
     r.record(f"long outage: journal lines in its second minute <= {QUIET_LINES}",
              len(lines) <= QUIET_LINES, f"{len(lines)} lines", str(QUIET_LINES))
+    answered = r.now()
     c.sh("systemctl start slapd")
     r.timed("long outage: postfix active after slapd answers", r.postfix_up, QUICK_RECOVERY)
+    log("journal of the recovery:\n" + c.sh(f"journalctl -q --no-pager -o short-precise "
+                                             f"--since '@{answered}'", check=False).stdout)
 
 
 def slapd_hung(r, deb):
