@@ -71,9 +71,20 @@ std::vector<ProbeResult> probe_bounded(std::shared_ptr<const ConnectionPlan> pla
     return out;
 }
 
+// The NSS lookups of a round end when a round's LDAP step would: at the longest wait bound of
+// the tables (Postfix's default timeout when there are none).
+Duration nss_limit(const std::vector<ConnectionPlan> &plans) {
+    int seconds = plans.empty() ? LdapTable::unbounded_wait_seconds : 0;
+    for (const auto &p : plans)
+        seconds = std::max(seconds, p.settings.wait_seconds());
+    return std::chrono::seconds(seconds);
+}
+
 } // namespace
 
-LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep) : log_(log) {
+LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep,
+                       std::vector<std::string> nss_users)
+    : log_(log), nss_(std::move(nss_users), nss_limit(plans)) {
     for (auto &p : plans) {
         plans_.push_back(std::make_shared<const ConnectionPlan>(std::move(p)));
         if (keep)
@@ -101,6 +112,10 @@ bool LdapProber::connection_closed() {
 RoundResult LdapProber::probe_round(ProbeMode mode) {
     auto start = Clock::now();
     RoundResult round;
+    // Beside the searches: a hung nslcd and a hung directory cost one wait, not two.
+    std::future<std::vector<ProbeResult>> nss;
+    if (!nss_.empty())
+        nss = std::async(std::launch::async, [this] { return nss_.run(); });
     auto kept = [this](std::size_t i) { return kept_.empty() ? nullptr : kept_[i]; };
     if (plans_.size() == 1) {
         round.probes = probe_bounded(plans_.front(), log_, mode, kept(0));
@@ -114,6 +129,9 @@ RoundResult LdapProber::probe_round(ProbeMode mode) {
             for (auto &r : f.get())
                 round.probes.push_back(std::move(r));
     }
+    if (nss.valid())
+        for (auto &r : nss.get())
+            round.probes.push_back(std::move(r));
     round.latency = Clock::now() - start;
     return round;
 }
@@ -144,9 +162,11 @@ class KeptLoopRound final : public LoopRound {
 } // namespace
 
 // One connection only: several are probed side by side on threads, where a hung one costs one
-// timeout. A chased referral makes libldap bind synchronously, which only a thread can bound.
+// timeout. A chased referral makes libldap bind synchronously, which only a thread can bound;
+// so do a canary's follow-up searches and the NSS lookups.
 std::unique_ptr<LoopRound> LdapProber::start_loop_round() {
-    if (plans_.size() != 1 || kept_.empty() || plans_.front()->settings.chase_referrals)
+    if (plans_.size() != 1 || kept_.empty() || plans_.front()->settings.chase_referrals ||
+        plans_.front()->needs_follow_ups() || !nss_.empty())
         return nullptr;
     auto round = KeptRound::start(plans_.front(), log_, kept_.front());
     if (!round)
@@ -160,12 +180,18 @@ Duration LdapProber::worst_case() const {
     for (const auto &p : plans_) {
         // Each URL's connect (with its TLS handshake), StartTLS, the bind and every search
         // are each bounded by the wait bound (plus the step's grace).
+        // A canary's follow-up searches share one more.
+        auto follow_ups = std::count_if(p->searches.begin(), p->searches.end(),
+                                        [](const SearchPlan &s) { return s.needs_follow_ups(); });
         auto steps = p->urls.size() + (p->settings.start_tls ? 1 : 0) +
-                     (p->settings.bind != BindMode::none ? 1 : 0) + p->searches.size();
+                     (p->settings.bind != BindMode::none ? 1 : 0) + p->searches.size() +
+                     static_cast<std::size_t>(follow_ups);
         double step =
             p->settings.wait_seconds() + std::chrono::duration<double>(step_grace).count();
         worst = std::max(worst, step * static_cast<double>(steps));
     }
+    if (!nss_.empty())
+        worst = std::max(worst, std::chrono::duration<double>(nss_.limit()).count());
     constexpr double max_seconds = 1e9; // 31 years: "never" for any watchdog
     if (worst >= max_seconds)
         return Duration::max();
@@ -173,11 +199,20 @@ Duration LdapProber::worst_case() const {
 }
 
 std::string LdapProber::summary() const {
-    std::size_t searches = 0;
+    std::size_t searches = 0, canaries = 0;
     for (const auto &p : plans_)
-        searches += p->searches.size();
-    return std::to_string(searches) + (searches == 1 ? " search" : " searches") + " on " +
-           std::to_string(plans_.size()) + (plans_.size() == 1 ? " connection" : " connections");
+        for (const auto &s : p->searches) {
+            ++searches;
+            canaries += s.canary_table ? 1 : 0;
+        }
+    std::string out = std::to_string(searches) + (searches == 1 ? " search" : " searches");
+    if (canaries > 0)
+        out += " (" + std::to_string(canaries) + (canaries == 1 ? " canary)" : " canaries)");
+    out += " on " + std::to_string(plans_.size()) +
+           (plans_.size() == 1 ? " connection" : " connections");
+    if (!nss_.empty())
+        out += ", " + std::to_string(nss_.size()) + (nss_.size() == 1 ? " NSS user" : " NSS users");
+    return out;
 }
 
 } // namespace lhc

@@ -9,6 +9,7 @@
 #include "ldap_table.hpp"
 #include "log.hpp"
 #include "notifier.hpp"
+#include "nss_check.hpp"
 #include "postfix_tables.hpp"
 #include "probe_plan.hpp"
 #include "reloader.hpp"
@@ -19,8 +20,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <malloc.h>
+#include <sstream>
 
 using namespace lhc;
 
@@ -35,7 +38,8 @@ std::vector<std::string> table_files(const Options &o, Logger &log) {
                           << ": not an absolute path after Postfix's $name expansion, so its "
                              "parameters live in main.cf ("
                           << name << "_server_host, ...): not supported, not watched");
-    if (found.files.empty())
+    // The NSS path alone is worth watching on a host whose Postfix has no ldap: table.
+    if (found.files.empty() && o.nss_users.empty())
         throw ConfigError("no --conffile given and postconf names no ldap: or proxy:ldap: table");
     std::string list;
     for (const auto &f : found.files)
@@ -57,10 +61,45 @@ std::vector<LdapTable> load_tables(const std::vector<std::string> &files, Logger
     return tables;
 }
 
+// A canary for a table that is not watched is a mistake on the command line.
+void check_canaries(const Options &o, const std::vector<LdapTable> &tables) {
+    for (const auto &c : o.canaries)
+        if (auto problem = canary_problem(tables, c); !problem.empty())
+            throw UsageError(problem);
+}
+
+std::vector<ConnectionPlan> plan(const Options &o, Logger &log) {
+    auto tables = load_tables(table_files(o, log), log);
+    check_canaries(o, tables);
+    return plan_probes(tables, o.probe_key, log, o.canaries);
+}
+
 // The daemon's prober keeps each good round's connection open to notice a server going away.
 std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
-    auto tables = load_tables(table_files(o, log), log);
-    return std::make_unique<LdapProber>(plan_probes(tables, o.probe_key, log), log, true);
+    return std::make_unique<LdapProber>(plan(o, log), log, true, o.nss_users);
+}
+
+std::string read_text(const char *path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Local users looked up through NSS in a directory, with no --nss-user: the disaster this
+// program exists to prevent, unwatched. Only a warning: the host may have reasons.
+void warn_if_nss_unwatched(const Options &o, Logger &log) {
+    if (!o.nss_users.empty())
+        return;
+    std::string maps;
+    try {
+        maps = postconf_parameter(o.postconf, o.postfix_config_dir, "local_recipient_maps");
+    } catch (const ConfigError &e) {
+        log.debug(msg() << "not checking the NSS path: " << e.what());
+        return;
+    }
+    if (auto warning = nss_path_unwatched(maps, read_text("/etc/nsswitch.conf")); !warning.empty())
+        log.warning(warning);
 }
 
 Policy policy_of(const Options &o) {
@@ -72,8 +111,7 @@ Policy policy_of(const Options &o) {
 }
 
 int once(const Options &o, Logger &log) {
-    auto tables = load_tables(table_files(o, log), log);
-    auto prober = LdapProber(plan_probes(tables, o.probe_key, log), log);
+    auto prober = LdapProber(plan(o, log), log, false, o.nss_users);
     RoundResult round = prober.probe_round(ProbeMode::full);
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
@@ -115,6 +153,8 @@ int run(int argc, char **argv) {
     try {
         if (o.check_config) {
             auto tables = load_tables(table_files(o, log), log);
+            check_canaries(o, tables);
+            warn_if_nss_unwatched(o, log);
             std::cout << "ok: " << tables.size() << (tables.size() == 1 ? " table" : " tables")
                       << std::endl;
             return exit_ok;
@@ -139,6 +179,9 @@ int run(int argc, char **argv) {
         if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0)
             std::_Exit(code);
         return code;
+    } catch (const UsageError &e) {
+        log.err(msg() << e.what() << " (see --help)");
+        return exit_usage;
     } catch (const ConfigError &e) {
         log.err(e.what());
         return exit_config;
