@@ -135,3 +135,19 @@ TEST(CommandLine, FullProbeIntervalZeroToAnHour) {
     for (const char *bad : {"-1", "3601", "nan", "x"})
         EXPECT_THROW(parse({"--full-probe-interval", bad}), UsageError) << bad;
 }
+
+TEST(CommandLine, CanariesAndNssUsers) {
+    auto o = parse({"--canary", "/a.cf=alice@example.com", "--canary=/b.cf=k=v", "--nss-user",
+                    "alice", "--nss-user", "bob"});
+    EXPECT_EQ(o.canaries, (std::vector<Canary>{{"/a.cf", "alice@example.com"}, {"/b.cf", "k=v"}}));
+    EXPECT_EQ(o.nss_users, (std::vector<std::string>{"alice", "bob"}));
+}
+
+TEST(CommandLine, BadCanariesAndNssUsers) {
+    EXPECT_NE(usage_error({"--canary", "/a.cf"}).find("expected TABLE=KEY"), std::string::npos);
+    EXPECT_NE(usage_error({"--canary", "=k"}).find("table before '=' is empty"), std::string::npos);
+    EXPECT_NE(usage_error({"--canary", "/a.cf="}).find("key after '=' is empty"),
+              std::string::npos);
+    EXPECT_NE(usage_error({"--nss-user", ""}).find("--nss-user must name a user"),
+              std::string::npos);
+}
