@@ -205,14 +205,18 @@ std::string LdapProber::summary() const {
             ++searches;
             canaries += s.canary_table ? 1 : 0;
         }
-    std::string out = std::to_string(searches) + (searches == 1 ? " search" : " searches");
-    if (canaries > 0)
-        out += " (" + std::to_string(canaries) + (canaries == 1 ? " canary)" : " canaries)");
-    out += " on " + std::to_string(plans_.size()) +
-           (plans_.size() == 1 ? " connection" : " connections");
+    std::string out;
+    if (!plans_.empty()) {
+        out = std::to_string(searches) + (searches == 1 ? " search" : " searches");
+        if (canaries > 0)
+            out += " (" + std::to_string(canaries) + (canaries == 1 ? " canary)" : " canaries)");
+        out += " on " + std::to_string(plans_.size()) +
+               (plans_.size() == 1 ? " connection" : " connections");
+    }
     if (!nss_.empty())
-        out += ", " + std::to_string(nss_.size()) + (nss_.size() == 1 ? " NSS user" : " NSS users");
-    return out;
+        out += (out.empty() ? "" : ", ") + std::to_string(nss_.size()) +
+               (nss_.size() == 1 ? " NSS user" : " NSS users");
+    return out.empty() ? "nothing" : out;
 }
 
 } // namespace lhc

@@ -41,6 +41,10 @@ std::vector<std::string> table_files(const Options &o, Logger &log) {
     // The NSS path alone is worth watching on a host whose Postfix has no ldap: table.
     if (found.files.empty() && o.nss_users.empty())
         throw ConfigError("no --conffile given and postconf names no ldap: or proxy:ldap: table");
+    if (found.files.empty()) {
+        log.info("postconf names no ldap: or proxy:ldap: table: watching the NSS path alone");
+        return {};
+    }
     std::string list;
     for (const auto &f : found.files)
         list += (list.empty() ? "" : ", ") + f;
@@ -152,9 +156,10 @@ int run(int argc, char **argv) {
     log.set_debug(o.debug);
     try {
         if (o.check_config) {
+            // First: it matters most where Postfix has no ldap: table at all.
+            warn_if_nss_unwatched(o, log);
             auto tables = load_tables(table_files(o, log), log);
             check_canaries(o, tables);
-            warn_if_nss_unwatched(o, log);
             std::cout << "ok: " << tables.size() << (tables.size() == 1 ? " table" : " tables")
                       << std::endl;
             return exit_ok;

@@ -28,6 +28,8 @@ SKIP = 77
 SUITE = "bookworm"
 PACKAGES = [
     "postfix", "postfix-ldap", "slapd", "ldap-utils",
+    # Local users from LDAP through NSS, as on a mail host with nslcd (the NSS-path rows).
+    "nslcd", "libnss-ldapd",
     # Runtime libraries of the package: the container has no network.
     "libboost-program-options1.74.0", "libldap-2.5-0", "libsystemd0",
 ]
@@ -40,7 +42,16 @@ slapd slapd/password2 password e2e-admin-secret
 slapd slapd/no_configuration boolean false
 postfix postfix/main_mailer_type select Internet Site
 postfix postfix/mailname string mx.example.org
+nslcd nslcd/ldap-uris string ldap://127.0.0.1/
+nslcd nslcd/ldap-base string dc=example,dc=org
+libnss-ldapd libnss-ldapd/nsswitch multiselect
 """
+# How the root fs is finished after the packages: part of the cache key with the package list
+# and the preseed, so that a cache made another way is never used (a new one is built beside
+# it). nslcd and the NSS module are installed but unused (nsswitch.conf untouched, nslcd not
+# started at boot): only the NSS-path rows turn them on, inside their container's overlay.
+ROOTFS_FINISH = ("apt-get clean && rm -f /tmp/preseed /usr/sbin/policy-rc.d && "
+                 "systemctl disable -q nslcd.service")
 
 BIND_PW = "e2e-bind-Secret-7Qx"
 INTERVAL, FAILURES, RETRY, TIMEOUT = 1.0, 3, 0.2, 2
@@ -83,7 +94,7 @@ version = 3
 
 SMTP_CLIENT = r"""
 import socket, sys
-s = socket.create_connection(("127.0.0.1", 25), timeout=10)
+s = socket.create_connection(("127.0.0.1", 25), timeout=40)
 f = s.makefile("rwb")
 def reply():
     while True:
@@ -146,7 +157,7 @@ def rootfs(cache):
     """A cached minbase root with systemd, postfix and slapd; built if missing."""
     uri = mirror()
     key = hashlib.sha256("\n".join(
-        [SUITE, uri, BOOTSTRAP_INCLUDE, PRESEED] + PACKAGES).encode()).hexdigest()[:16]
+        [SUITE, uri, BOOTSTRAP_INCLUDE, PRESEED, ROOTFS_FINISH] + PACKAGES).encode()).hexdigest()[:16]
     root = os.path.join(cache, f"rootfs-{key}")
     with exclusive(cache):
         if os.path.exists(os.path.join(root, ".complete")):
@@ -165,7 +176,7 @@ def rootfs(cache):
         env = {"PATH": PATH, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C.UTF-8"}
         script = ("debconf-set-selections /tmp/preseed && apt-get update -q && "
                   "apt-get install -y -q --no-install-recommends " + " ".join(PACKAGES) +
-                  " && apt-get clean && rm -f /tmp/preseed /usr/sbin/policy-rc.d")
+                  " && " + ROOTFS_FINISH)
         subprocess.run(["chroot", tmp, "sh", "-c", script], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         open(os.path.join(tmp, ".complete"), "w").close()
@@ -288,7 +299,7 @@ class Container:
         """RCPT TO answer from postfix, talking from inside the container's network."""
         r = subprocess.run(["nsenter", "-t", str(self.leader), "-n", "--", sys.executable,
                             "-c", SMTP_CLIENT, address], capture_output=True, text=True,
-                           timeout=30)
+                           timeout=60)
         lines = (r.stdout or r.stderr).strip().splitlines()
         return lines[-1] if lines else ""
 
@@ -400,13 +411,14 @@ def setup_ldap_and_postfix(c):
          "systemctl restart postfix && systemctl is-active postfix@-.service")
 
 
-def enable_guard(c, tables):
-    """The test's timings (short watchdog), the tables named, then enable --now."""
+def enable_guard(c, tables, extra=""):
+    """The test's timings (short watchdog), the tables named, `extra` options, then enable
+    --now."""
     files = " ".join(f"--conffile {t}" for t in tables)
     c.write("/etc/default/ldap-health-check",
             f'LDAP_HEALTH_CHECK_OPTS="{files} '
             f'--interval {INTERVAL} --failures {FAILURES} --retry-interval {RETRY} '
-            f'--full-probe-interval {FULL_PROBE}"\n')
+            f'--full-probe-interval {FULL_PROBE} {extra}"\n')
     c.sh("mkdir -p /etc/systemd/system/ldap-health-check.service.d")
     c.write("/etc/systemd/system/ldap-health-check.service.d/e2e.conf",
             f"[Service]\nWatchdogSec={WATCHDOG_SEC}s\n")
@@ -532,6 +544,8 @@ def scenarios(c, deb):
              r.wait_for(r.postfix_up, 10) is not None and found.returncode == 0,
              found.stdout.strip()[:60])
 
+    nss_path(c, r)
+
     # -- upgrade (the same version again) restarts the guard, not postfix
     before = r.master()
     guard = c.sh("systemctl show -P MainPID ldap-health-check").stdout.strip()
@@ -559,6 +573,101 @@ def scenarios(c, deb):
     r.record("the journal has no bind_pw value", BIND_PW not in journal,
              f"{len(journal.splitlines())} lines searched")
     return r
+
+
+# Postfix's default mydestination holds "localhost": mail for alice@localhost is local
+# delivery, checked against local_recipient_maps (proxy:unix:passwd.byname $alias_maps).
+LOCAL_ALICE = "alice@localhost"
+NSS_WAIT = 10  # --nss-user's bound with no ldap: table: Postfix's default timeout
+POSIX_ALICE = """\
+dn: uid=alice,ou=people,dc=example,dc=org
+changetype: modify
+add: objectClass
+objectClass: posixAccount
+-
+add: uidNumber
+uidNumber: 10001
+-
+add: gidNumber
+gidNumber: 10001
+-
+add: homeDirectory
+homeDirectory: /home/alice
+"""
+
+
+def nss_path(c, r):
+    """Local users from LDAP through nslcd and libnss-ldapd, with Postfix's default
+    local_recipient_maps and no ldap: table: first the disaster without the guard (what
+    Postfix answers for alice while slapd is stopped), then the guard with --nss-user alice
+    alone, in the shipped sandbox: slapd stopped or nslcd hung stops Postfix, and Postfix
+    comes back by itself. Everything changed here is put back for the rows after it."""
+    opts = c.sh("cat /etc/default/ldap-health-check").stdout
+    c.sh("ldapmodify -x -H ldap://127.0.0.1/ -D cn=admin,dc=example,dc=org -w e2e-admin-secret",
+         stdin=POSIX_ALICE)
+    c.sh("cp /etc/nsswitch.conf /root/nsswitch.conf && cp /etc/postfix/main.cf /root/main.cf && "
+         "sed -i 's/^passwd:.*/& ldap/' /etc/nsswitch.conf && systemctl start nslcd")
+    got = c.sh("getent passwd alice", check=False).stdout.strip()
+    maps = c.sh("postconf -h local_recipient_maps").stdout.strip()
+    r.record("NSS: alice resolves through nslcd; local_recipient_maps is the default",
+             got.startswith("alice:") and "unix:passwd.byname" in maps, f"{got}; {maps}")
+
+    # Without the guard: Postfix alone, its users from NSS.
+    c.sh("systemctl disable --now ldap-health-check.service && "
+         "postconf -X virtual_mailbox_domains virtual_mailbox_maps && systemctl start postfix")
+    r.wait_for(lambda: r.state("postfix@-.service") == "active", 10)
+    warn = c.sh("ldap-health-check --check-config 2>&1", check=False).stdout.strip()
+    r.record("NSS: --check-config says the NSS path is not watched",
+             "the NSS path is not watched" in warn and "--nss-user" in warn, warn[:100])
+    rcpt = c.smtp_rcpt(LOCAL_ALICE)
+    r.record(f"NSS, no guard: RCPT TO:<{LOCAL_ALICE}> answers 250", rcpt.startswith("250"), rcpt)
+    c.sh("systemctl stop slapd")
+    rcpt = c.smtp_rcpt(LOCAL_ALICE)
+    r.record(f"NSS, no guard, slapd stopped: RCPT TO:<{LOCAL_ALICE}> bounces (the disaster)",
+             rcpt.startswith("550"), rcpt)
+    c.sh("systemctl start slapd")
+    r.wait_for(lambda: c.smtp_rcpt(LOCAL_ALICE).startswith("250"), 20, step=0.5)
+
+    # With the guard: --nss-user alice, no table.
+    c.write("/etc/default/ldap-health-check",
+            f'LDAP_HEALTH_CHECK_OPTS="--nss-user alice --interval {INTERVAL} '
+            f'--failures {FAILURES} --retry-interval {RETRY}"\n')
+    c.sh("systemctl enable --now ldap-health-check.service")
+    up = r.wait_for(r.postfix_up, 15) is not None
+    status = c.sh("systemctl show -P StatusText ldap-health-check", check=False).stdout.strip()
+    r.record("NSS guard: healthy in the shipped sandbox, postfix active",
+             up and status.startswith("LDAP healthy") and "1 NSS user" in status, status[:80])
+    rcpt = c.smtp_rcpt(LOCAL_ALICE)
+    r.record(f"NSS guard: RCPT TO:<{LOCAL_ALICE}> answers 250", rcpt.startswith("250"), rcpt)
+
+    def nss_outage(title, break_cmd, repair_cmd, bound, cause):
+        since = r.now()
+        c.sh(break_cmd)
+        if r.timed(f"{title}: postfix stopped", r.postfix_down, bound):
+            said = c.sh(f"journalctl -q --no-pager -o cat -p crit --since '@{since}' "
+                        "SYSLOG_IDENTIFIER=ldap-health-check", check=False).stdout.strip()
+            r.record(f"{title}: the journal names alice and NSS",
+                     "NSS user alice" in said and cause in said, said[-120:])
+            refused = c.smtp_rcpt(LOCAL_ALICE)
+            r.record(f"{title}: SMTP connection refused (senders use the next MX)",
+                     "Connection refused" in refused, refused[-60:])
+        c.sh(repair_cmd)
+        r.timed(f"{title}: postfix active again, no manual step", r.postfix_up,
+                TIMER_PERIOD + NSS_WAIT + SLACK)
+        rcpt = c.smtp_rcpt(LOCAL_ALICE)
+        r.record(f"{title}: RCPT TO:<{LOCAL_ALICE}> answers 250 again", rcpt.startswith("250"),
+                 rcpt)
+
+    nss_outage("NSS guard, slapd stopped", "systemctl stop slapd", "systemctl start slapd",
+               INTERVAL * FAILURES + NSS_WAIT + SLACK, 'getpwnam("alice")')
+    nss_outage("NSS guard, nslcd hung (SIGSTOP)", "systemctl kill -s SIGSTOP nslcd",
+               "systemctl kill -s SIGCONT nslcd",
+               INTERVAL + NSS_WAIT + FAILURES * RETRY + SLACK, f"no answer within {NSS_WAIT} s")
+
+    c.write("/etc/default/ldap-health-check", opts)
+    c.sh("cp /root/nsswitch.conf /etc/nsswitch.conf && cp /root/main.cf /etc/postfix/main.cf && "
+         "systemctl stop nslcd && systemctl restart ldap-health-check postfix")
+    r.wait_for(r.postfix_up, 15)
 
 
 def summary(rows):
