@@ -29,6 +29,37 @@ using namespace lhc;
 
 namespace {
 
+std::string read_text(const char *path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Local users looked up through NSS in a directory, with no --nss-user: the disaster this
+// program exists to prevent, unwatched. Only a warning: the host may have reasons.
+void warn_if_nss_unwatched(const Options &o, Logger &log) {
+    if (!o.nss_users.empty())
+        return;
+    std::string maps;
+    try {
+        maps = postconf_parameter(o.postconf, o.postfix_config_dir, "local_recipient_maps");
+    } catch (const std::exception &e) { // a warning is not worth failing the check for
+        log.debug(msg() << "not checking the NSS path: " << e.what());
+        return;
+    }
+    if (auto warning = nss_path_unwatched(maps, read_text("/etc/nsswitch.conf")); !warning.empty())
+        log.warning(warning);
+}
+
+Policy policy_of(const Options &o) {
+    auto seconds = [](double s) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    };
+    return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures,
+                  seconds(o.full_probe_interval)};
+}
+
 std::vector<std::string> table_files(const Options &o, Logger &log) {
     if (!o.conffiles.empty())
         return o.conffiles;
@@ -39,8 +70,10 @@ std::vector<std::string> table_files(const Options &o, Logger &log) {
                              "parameters live in main.cf ("
                           << name << "_server_host, ...): not supported, not watched");
     // The NSS path alone is worth watching on a host whose Postfix has no ldap: table.
-    if (found.files.empty() && o.nss_users.empty())
+    if (found.files.empty() && o.nss_users.empty()) {
+        warn_if_nss_unwatched(o, log); // where it matters most: nothing else is watched
         throw ConfigError("no --conffile given and postconf names no ldap: or proxy:ldap: table");
+    }
     if (found.files.empty()) {
         log.info("postconf names no ldap: or proxy:ldap: table: watching the NSS path alone");
         return {};
@@ -81,37 +114,6 @@ std::vector<ConnectionPlan> plan(const Options &o, Logger &log) {
 // The daemon's prober keeps each good round's connection open to notice a server going away.
 std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
     return std::make_unique<LdapProber>(plan(o, log), log, true, o.nss_users);
-}
-
-std::string read_text(const char *path) {
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-// Local users looked up through NSS in a directory, with no --nss-user: the disaster this
-// program exists to prevent, unwatched. Only a warning: the host may have reasons.
-void warn_if_nss_unwatched(const Options &o, Logger &log) {
-    if (!o.nss_users.empty())
-        return;
-    std::string maps;
-    try {
-        maps = postconf_parameter(o.postconf, o.postfix_config_dir, "local_recipient_maps");
-    } catch (const ConfigError &e) {
-        log.debug(msg() << "not checking the NSS path: " << e.what());
-        return;
-    }
-    if (auto warning = nss_path_unwatched(maps, read_text("/etc/nsswitch.conf")); !warning.empty())
-        log.warning(warning);
-}
-
-Policy policy_of(const Options &o) {
-    auto seconds = [](double s) {
-        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-    };
-    return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures,
-                  seconds(o.full_probe_interval)};
 }
 
 int once(const Options &o, Logger &log) {
@@ -156,10 +158,9 @@ int run(int argc, char **argv) {
     log.set_debug(o.debug);
     try {
         if (o.check_config) {
-            // First: it matters most where Postfix has no ldap: table at all.
-            warn_if_nss_unwatched(o, log);
             auto tables = load_tables(table_files(o, log), log);
             check_canaries(o, tables);
+            warn_if_nss_unwatched(o, log);
             std::cout << "ok: " << tables.size() << (tables.size() == 1 ? " table" : " tables")
                       << std::endl;
             return exit_ok;
