@@ -2,7 +2,8 @@
 """ldap-health-check benchmarks against the alternatives, with the targets of issues 4 and 11.
 
 Usage: bench.py [--quick] [--no-container] [--out docs/performance.md] [--deb FILE]
-Run through bench/run, which installs what is missing and builds the binary first.
+Run through bench/run, which installs what is missing, builds the binary first and sets
+PYTHONPATH to tests/lib for the lhctest package.
 Exit status: 0 every target met, 1 a target missed, 2 the bench itself failed.
 """
 
@@ -13,20 +14,17 @@ import sys
 import tempfile
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path[:0] = [HERE, os.path.join(REPO, "tests", "lib"), os.path.join(REPO, "tests", "e2e")]
+import host
+import report
+from lhctest import slapd, tables
 
-import host  # noqa: E402
-import report  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NOTES = [
     "1. **Steady state**: the daemon (`--interval 0.001`, otherwise defaults) against a throwaway",
-    "   slapd on loopback (`tests/lib/slapd.py`, simple bind as the service account, one search);",
-    "   rounds are the `WATCHDOG=1` datagrams it sends after each good round; CPU is utime+stime",
-    "   of `/proc/PID/stat` (exited round threads included) between two round counts; latency is",
+    "   slapd on loopback (`lhctest.slapd`, simple bind as the service account, one search);",
+    "   rounds are the `WATCHDOG=1` datagrams it sends after each good round; CPU is the process's",
+    "   CPU clock (clock_getcpuclockid(3), in ns, exited threads included) between two round counts; latency is",
     "   the daemon's own `last round` figure from its STATUS= lines. check_ldap and ldapsearch make",
     "   the same bind and search, run as processes (posix_spawn + `os.wait4`, CPU = ru_utime +",
     "   ru_stime of the child); medians. The ratio takes the cheaper of the two.",
@@ -43,7 +41,7 @@ NOTES = [
     "   already in the page cache (shared libraries that slapd and postfix loaded, the binary that",
     "   dpkg wrote) stay charged to whoever brought them in; anonymous and kernel memory are the",
     "   service's own.",
-    "3. **Detection** in the e2e container (`tests/e2e/e2e.py`: debootstrapped Debian 12, real",
+    "3. **Detection** in the e2e container (`lhctest.mailhost`: debootstrapped Debian 12, real",
     "   systemd, real postfix, the .deb): slapd runs in a network namespace of its own behind a",
     "   veth pair; the table (timeout 2 s) points at it; the daemon runs with the shipped defaults",
     "   and unit. Faults: `systemctl kill -s SIGKILL slapd`; `systemctl kill -s SIGSTOP slapd`;",
@@ -65,13 +63,17 @@ NOTES = [
     "label names them, as `ldap-health-check --help` shows them); (b) the same with",
     "`--full-probe-interval 0`, a new connection (StartTLS, bind, search) every round, the old",
     "design; (c) check_ldap `-T` (StartTLS, the bind and search of target 1) once a minute.",
-    "(a) and (b) are watched for a window of 60 s (15 s with `--quick`) that opens after",
+    "(a) and (b) are watched for one --full-probe-interval, at least 60 s (15 s with `--quick`), from",
     "READY=1 and three good rounds (`WATCHDOG=1`), so start-up is not counted: new connections",
     "are the `ACCEPT` lines slapd logged in the window, stats lines all the lines it logged in",
-    "the window, CPU is utime+stime of `/proc/PID/stat` over the window; each is scaled to a",
+    "the window, CPU is the process's CPU clock (ns, not the 10 ms ticks of `/proc/PID/stat`) over",
+    "the window; each is scaled to a",
     "minute or a day. (c) is run 5 times after one uncounted run: connections and lines per run",
     "(each run's lines read once slapd logged its `closed`) are its figures per minute, its",
     "median CPU (`os.wait4` of bench/measure) x 1440 its CPU per day. Targets apply to (a) only.",
+    "Beside (a) runs bench/wakeups.c, which does nothing but sleep and wake twice per interval (a",
+    "round on the kept connection wakes the daemon twice: the timer, the answer): what any",
+    "process that wakes that often costs on this machine, before it does any work.",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Benchmarks on this machine against throwaway slapds on loopback (tests/lib/slapd.py).
+"""Benchmarks on this machine against throwaway slapds on loopback (lhctest.slapd).
 
 Each function returns a list of Row; bench.py prints them and writes docs/performance.md.
 Processes run per check are measured with os.wait4 (CPU = ru_utime + ru_stime, peak RSS =
@@ -12,16 +12,14 @@ import statistics
 import subprocess
 import time
 
-import harness
-import slapd
-import tables
-
+from lhctest import harness, proc, slapd, tables
+from lhctest.notify import NotifyListener
 from report import Row, mib, ms
 
 CHECK_LDAP = "/usr/lib/nagios/plugins/check_ldap"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 STALL = 0.6  # seconds: more than 2 x the default --retry-interval, well under the timeout
 MEASURE = os.environ.get("LHC_BENCH_MEASURE", "measure")  # bench/measure.c, built by bench/run
+WAKEUPS = os.environ.get("LHC_BENCH_WAKEUPS", "wakeups")  # bench/wakeups.c, built by bench/run
 
 
 class Sample:
@@ -73,35 +71,13 @@ def med(samples, attr):
     return statistics.median(getattr(s, attr) for s in samples)
 
 
-def proc_cpu_seconds(pid):
-    """user + sys of the whole process, threads that exited included."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def smaps_rollup(pid):
-    """{"Rss": KiB, "Pss": KiB, "Anonymous": KiB, ...}"""
-    out = {}
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        for line in f:
-            m = re.match(r"(\w+):\s+(\d+) kB", line)
-            if m:
-                out[m.group(1)] = int(m.group(2))
-    return out
-
-
 def wait_rounds(notify, daemon, n, limit):
     """Blocks until `n` WATCHDOG=1 datagrams (good rounds) arrived; returns the count seen."""
-    deadline = time.monotonic() + limit
-    while True:
-        count = sum(1 for _, _, line in notify.lines() if line == "WATCHDOG=1")
-        if count >= n:
-            return count
-        if daemon.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("daemon: %d of %d good rounds, then stopped:\n%s"
-                               % (count, n, daemon.stderr()[-2000:]))
-        time.sleep(0.01)
+    count = notify.wait_count("WATCHDOG=1", n, limit, proc=daemon)
+    if count < n:
+        raise RuntimeError("daemon: %d of %d good rounds, then stopped:\n%s"
+                           % (count, n, daemon.stderr()[-2000:]))
+    return count
 
 
 ROUND_MS = re.compile(r"last round ([0-9.]+) ms")
@@ -116,23 +92,23 @@ def round_latencies(notify, first, last):
 
 def steady_state(server, table, rounds, per_check_runs, interval):
     """Targets 1 and 2: CPU and wall per round, footprint and leaks, against a process a check."""
-    with harness.NotifyListener() as notify, harness.Daemon(
+    with NotifyListener() as notify, harness.Daemon(
             ["--conffile", table, "--interval", str(interval)], notify) as daemon:
         early = min(1000, rounds // 10)
         # An incident first: slapd stalls for longer than --retry-interval, so rounds overlap
         # (extra round threads, a higher heap). That one-time high-water mark is reported on
         # its own; the window from round `early` on then shows leaks, growth per round, only.
         n0 = wait_rounds(notify, daemon, early // 2, 120)
-        mem0 = smaps_rollup(daemon.pid)
+        mem0 = proc.smaps_rollup(daemon.pid)
         server.hang()
         try:
             time.sleep(STALL)
         finally:
             server.resume()
         n1 = wait_rounds(notify, daemon, early, 120)
-        cpu1, mem1, t1 = proc_cpu_seconds(daemon.pid), smaps_rollup(daemon.pid), time.monotonic()
+        cpu1, mem1, t1 = proc.cpu_seconds(daemon.pid), proc.smaps_rollup(daemon.pid), time.monotonic()
         n2 = wait_rounds(notify, daemon, rounds, 600)
-        cpu2, mem2, t2 = proc_cpu_seconds(daemon.pid), smaps_rollup(daemon.pid), time.monotonic()
+        cpu2, mem2, t2 = proc.cpu_seconds(daemon.pid), proc.smaps_rollup(daemon.pid), time.monotonic()
         latencies = round_latencies(notify, n1, n2)
         daemon.signal(15)
         daemon.wait(10)
@@ -324,15 +300,15 @@ def daemon_window(work, name, extra, window, interval):
     Counted from a few good rounds after READY=1 on, so start-up is not in the window."""
     server, table = stats_server(work, name)
     try:
-        with harness.NotifyListener() as notify, harness.Daemon(
+        with NotifyListener() as notify, harness.Daemon(
                 ["--conffile", table, *extra], notify) as daemon:
             if notify.wait_for("READY=1", limit=30, proc=daemon) is None:
                 raise RuntimeError("daemon %s: no READY=1:\n%s" % (extra, daemon.stderr()[-2000:]))
             wait_rounds(notify, daemon, 3, 3 * interval + 30)
             _, offset = log_since(server, 0)
-            cpu0, t0 = proc_cpu_seconds(daemon.pid), time.monotonic()
+            cpu0, t0 = proc.cpu_seconds(daemon.pid), time.monotonic()
             time.sleep(window)
-            cpu1, t1 = proc_cpu_seconds(daemon.pid), time.monotonic()
+            cpu1, t1 = proc.cpu_seconds(daemon.pid), time.monotonic()
             data, _ = log_since(server, offset)
             if daemon.poll() is not None:
                 raise RuntimeError("daemon %s exited in the window:\n%s"
@@ -394,10 +370,16 @@ def directory_cost(work, quick):
              "design), otherwise the shipped defaults",
              ["--full-probe-interval", "0"])]
     figures = []  # (who, connections/min, stats lines/min, CPU s/day, target?)
+    floor = None
     for n, (who, extra) in enumerate(ways):
+        if n == 0:  # beside (a), so that both see the same load
+            floor = subprocess.Popen([WAKEUPS, str(interval), "2", str(window + 5)],
+                                     stdout=subprocess.PIPE, text=True)
         conns, lines, cpu, wall = daemon_window(work, "starttls-%d.cf" % n, extra, window, interval)
         figures.append((who + ", %.0f s window" % wall, conns * 60 / wall, lines * 60 / wall,
                         cpu * 86400 / wall, n == 0))
+        if n == 0:
+            floor_cpu, floor_wall = map(float, floor.communicate(timeout=60)[0].split())
     conns, lines, cpu = check_ldap_runs(work, CHECK_LDAP_RUNS)
     figures.append(("check_ldap -T once a minute (one run x 1/min, x 1440/day; mean of %d runs, "
                     "median CPU)" % CHECK_LDAP_RUNS, conns, lines, cpu * 1440, False))
@@ -410,4 +392,8 @@ def directory_cost(work, quick):
             value = values[col - 1]
             rows.append(Row("#11", "%s: %s" % (what, who), fmt % value,
                             shown if target else "", value <= bound if target else ""))
+    rows.append(Row("#11", "CPU per day: the floor on this machine, a C program that only sleeps "
+                    "and wakes twice per %s s as (a) does (the timer, the answer), beside (a); no "
+                    "LDAP, no TLS, no work (bench/wakeups.c)" % defaults["interval"],
+                    "%.1f s" % (floor_cpu * 86400 / floor_wall), "", ""))
     return rows

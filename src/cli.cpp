@@ -34,6 +34,11 @@ po::options_description describe_options(Options &o, std::vector<std::string> &c
          << "; 0: every round); the rounds in between search on the connection kept from the "
             "last good round";
     const std::string full_help = full.str();
+    std::ostringstream wait;
+    wait << "with --once: keep probing, a round every --interval, until one is healthy or SEC "
+            "seconds (0 to "
+         << max_wait << ") have passed; a verdict is printed only when it changes";
+    const std::string wait_help = wait.str();
     po::options_description d("Options");
     d.add_options()("conffile,c", po::value(&o.conffiles)->value_name("FILE"),
                     "ldap_table(5) file to watch; repeat for several. Default: every ldap: and "
@@ -57,6 +62,10 @@ po::options_description describe_options(Options &o, std::vector<std::string> &c
         "each round, resolve NAME through NSS (getpwnam_r, as Postfix's unix:passwd.byname "
         "does); the round fails when it is not found. Repeatable")(
         "once,1", po::bool_switch(&o.once), "probe once, print a verdict, exit 0 or 69")(
+        "wait", po::value(&o.wait)->value_name("SEC"), wait_help.c_str())(
+        "metrics-file", po::value(&o.metrics_file)->value_name("PATH"),
+        "write the daemon's state after every round to PATH in the Prometheus text format (for "
+        "node_exporter's textfile collector: a name ending in .prom)")(
         "check-config,n", po::bool_switch(&o.check_config),
         "only read and validate the tables, exit 0 or 78")(
         "debug,d", po::bool_switch(&o.debug),
@@ -106,6 +115,16 @@ void check(const Options &o) {
             throw UsageError("--nss-user must name a user, not the empty string");
     if (o.once && o.check_config)
         throw UsageError("--once and --check-config exclude each other");
+    if (!std::isfinite(o.wait) || o.wait < 0 || o.wait > max_wait) {
+        std::ostringstream os;
+        os << "--wait must be a number of seconds >= 0 and <= " << max_wait << got(o.wait);
+        throw UsageError(os.str());
+    }
+    if (o.wait > 0 && !o.once)
+        throw UsageError("--wait applies to --once only");
+    if (!o.metrics_file.empty() && (o.once || o.check_config))
+        throw UsageError("--metrics-file applies to the daemon only, not to --once or "
+                         "--check-config");
 }
 
 bool is_number(const std::string &word) {
@@ -195,6 +214,8 @@ Options parse_command_line(int argc, const char *const argv[]) {
                       .run(),
                   vm);
         po::notify(vm);
+        if (vm.count("metrics-file") && o.metrics_file.empty())
+            throw UsageError("--metrics-file must name a file, not the empty string");
     } catch (const po::error &e) {
         throw UsageError(e.what());
     }

@@ -16,6 +16,8 @@ inline constexpr double max_interval = 86400;
 // --full-probe-interval: 0 makes every round take the full path; an hour is the most, so that
 // a rotated password or a replaced certificate is still seen the same day.
 inline constexpr double max_full_probe_interval = 3600;
+// --wait: the recover timer's probe waits for LDAP up to this long in one process.
+inline constexpr double max_wait = 3600;
 
 struct Options {
     std::vector<std::string> conffiles; // ldap_table(5) files; empty: ask postconf
@@ -29,6 +31,8 @@ struct Options {
     std::string postconf = "postconf";  // the program asked for Postfix's tables
     std::string postfix_config_dir;     // postconf -c DIR
     bool once = false;
+    double wait = 0;          // with --once: seconds to keep probing until a round is healthy
+    std::string metrics_file; // the Prometheus text file written after every round
     bool check_config = false;
     bool debug = false;
     bool help = false;

@@ -152,8 +152,10 @@ class Connection {
         start_ = Clock::now();
         // A server that sends half a TLS record and stops must not hold the caller's loop in
         // a blocking read: libldap takes the timeout as "no message yet" and polls again.
-        timeval slice{0, 200000};
-        setsockopt(descriptor_of(handle_->ld), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+        if (!std::exchange(handle_->read_slice, true)) {
+            timeval slice{0, 200000};
+            setsockopt(descriptor_of(handle_->ld), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+        }
         for (const auto &search : plan_.searches) {
             Pending p;
             p.search = &search;
@@ -286,7 +288,8 @@ class Connection {
     template <typename F> Step step(ProbeStep name, F run) {
         begin(name);
         Step s = run();
-        if (s.ok())
+        // Formatting costs more than the step itself on a kept connection: only when shown.
+        if (s.ok() && log_.debug_enabled())
             log_.debug(msg() << server_ << ": " << step_name(name) << " ok");
         return s;
     }
@@ -599,10 +602,12 @@ class Connection {
         // Postfix: a missing base that depends on the key is "not found"; any other error
         // (size limit, time limit, a missing fixed base, ...) is a temporary failure.
         r.healthy = s.ok() || (s.rc == LDAP_NO_SUCH_OBJECT && search.dynamic_base);
-        log_.debug(msg() << server_ << ": search base=\"" << search.base << "\" filter=\""
-                         << search.filter << "\": " << (r.healthy ? "ok" : ldap_err2string(s.rc))
-                         << ", " << r.entries << (r.entries == 1 ? " entry" : " entries")
-                         << (r.first_dn.empty() ? "" : ", dn=" + r.first_dn));
+        if (log_.debug_enabled())
+            log_.debug(msg() << server_ << ": search base=\"" << search.base << "\" filter=\""
+                             << search.filter
+                             << "\": " << (r.healthy ? "ok" : ldap_err2string(s.rc)) << ", "
+                             << r.entries << (r.entries == 1 ? " entry" : " entries")
+                             << (r.first_dn.empty() ? "" : ", dn=" + r.first_dn));
         if (search.canary_table && r.healthy) {
             judge_canary(search, top, r);
             log_.debug(msg() << server_ << ": canary \"" << search.canary_key

@@ -31,6 +31,21 @@ std::string monotonic_usec() {
                           static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL);
 }
 
+// The journal fields of a round: its first failure, or its first probe when healthy.
+EventFields fields_of(const RoundResult &round) {
+    const ProbeResult *p = round.first_failed();
+    if (!p && !round.probes.empty())
+        p = &round.probes.front();
+    if (!p)
+        return {};
+    EventFields f{p->server, p->tables, "", ""};
+    if (!p->healthy) {
+        f.step = step_name(p->step);
+        f.result = p->describe();
+    }
+    return f;
+}
+
 } // namespace
 
 Daemon::Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
@@ -76,12 +91,14 @@ void Daemon::finish_reload(ReloadResult result) {
     if (result.prober) {
         prober_ = std::move(result.prober);
         reload_failure_.reset();
-        log_.notice(msg() << "reloaded: " << prober_->summary());
+        log_.event(Event::reload_done, Priority::notice,
+                   msg() << "reloaded: " << prober_->summary());
     } else {
         // A broken file must never stop mail: keep probing with what we had, and say so in
         // every STATUS= until a reload succeeds.
         reload_failure_ = result.error;
-        log_.err(msg() << "reload failed, keeping the previous configuration: " << result.error);
+        log_.event(Event::reload_failed, Priority::err,
+                   msg() << "reload failed, keeping the previous configuration: " << result.error);
     }
     // READY=1 closes the reload; before the first good round systemd is still waiting for it.
     notifier_.notify(std::string(state_.ready() ? "READY=1\n" : "") +
@@ -96,40 +113,89 @@ std::string Daemon::status_line(const std::string &text) const {
     return "STATUS=" + text + (reload_failure_ ? "; last reload failed: " + *reload_failure_ : "");
 }
 
-std::string Daemon::status(const RoundResult &round, const HealthState::Step &step) const {
-    if (round.healthy())
-        return "LDAP healthy: " + prober_->summary() + ", last round " + ms_text(round.latency) +
-               ", 0 consecutive failures";
+std::string Daemon::status(const RoundResult &round, const HealthState::Step &step,
+                           const std::vector<ServerState> &servers) const {
+    if (round.healthy()) {
+        std::string failing;
+        std::size_t answering = 0;
+        for (const auto &s : servers) {
+            if (s.answers)
+                ++answering;
+            else
+                failing += (failing.empty() ? "" : "; ") + s.url + ": " + s.why;
+        }
+        std::string count = servers.empty()
+                                ? ""
+                                : ", " + std::to_string(answering) + "/" +
+                                      std::to_string(servers.size()) + " servers answer";
+        std::string tail =
+            count + ", last round " + ms_text(round.latency) + ", 0 consecutive failures";
+        // Postfix still works, but each new process first waits for the failing servers.
+        if (!failing.empty())
+            return "LDAP degraded: " + failing + tail;
+        return "LDAP healthy: " + prober_->summary() + tail;
+    }
     return std::string(step.give_up ? "LDAP down: " : "LDAP failing: ") +
            std::to_string(state_.consecutive_failures()) + " of " +
            std::to_string(state_.policy().failures) + " consecutive failures, " +
            round.first_failure();
 }
 
+void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
+    for (const auto &s : servers) {
+        auto [it, first] = server_answers_.try_emplace(s.url, s.answers);
+        if (!first && it->second == s.answers)
+            continue;
+        it->second = s.answers;
+        if (!s.answers)
+            log_.event(Event::degraded, Priority::warning,
+                       msg() << "LDAP server " << s.url << " fails (" << s.why
+                             << "); Postfix uses the others while they answer",
+                       {s.url, "", "", s.why});
+        else if (!first)
+            log_.event(Event::server_back, Priority::notice,
+                       msg() << "LDAP server " << s.url << " answers again", {s.url, "", "", ""});
+    }
+}
+
 std::optional<int> Daemon::finish(const RoundResult &round) {
     auto step = state_.on_round(round.healthy(), events_.now());
+    auto servers = prober_->server_states();
+    note_server_changes(servers);
+    if (metrics_sink_) {
+        metrics_.on_round(round, state_.consecutive_failures(), servers);
+        metrics_sink_->write(metrics_);
+    }
     if (!round.healthy())
         schedule_.need_full();
     if (round.healthy()) {
-        log_.debug(msg() << "round ok in " << ms_text(round.latency));
+        if (log_.debug_enabled())
+            log_.debug(msg() << "round ok in " << ms_text(round.latency));
         if (step.recovered)
-            log_.notice(msg() << "LDAP answers again: " << prober_->summary());
+            log_.event(Event::recovered, Priority::notice,
+                       msg() << "LDAP answers again: " << prober_->summary(), fields_of(round));
     } else {
-        log_.warning(msg() << "probe failed (" << state_.consecutive_failures() << " of "
-                           << state_.policy().failures << "): " << round.first_failure());
+        log_.event(Event::round_failed, Priority::warning,
+                   msg() << "probe failed (" << state_.consecutive_failures() << " of "
+                         << state_.policy().failures << "): " << round.first_failure(),
+                   fields_of(round));
     }
     if (step.ready)
-        log_.notice(msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
-                          << ms_text(round.latency));
+        log_.event(Event::ready, Priority::notice,
+                   msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
+                         << ms_text(round.latency),
+                   fields_of(round));
     notifier_.notify(std::string(step.ready ? "READY=1\n" : "") +
-                     (step.watchdog ? "WATCHDOG=1\n" : "") + status_line(status(round, step)));
+                     (step.watchdog ? "WATCHDOG=1\n" : "") +
+                     status_line(status(round, step, servers)));
     next_start_ = step.next;
     if (!step.give_up)
         return std::nullopt;
-    log_.log(Priority::crit,
-             msg() << (state_.ready() ? "LDAP unusable" : "LDAP unusable at start") << " after "
-                   << state_.consecutive_failures()
-                   << " consecutive failed rounds, exiting: " << round.first_failure());
+    log_.event(Event::down, Priority::crit,
+               msg() << (state_.ready() ? "LDAP unusable" : "LDAP unusable at start") << " after "
+                     << state_.consecutive_failures()
+                     << " consecutive failed rounds, exiting: " << round.first_failure(),
+               fields_of(round));
     return exit_unavailable;
 }
 
@@ -145,13 +211,15 @@ void Daemon::start_round(TimePoint now) {
     // A loop round still waiting (a hung server) must not hold up the rounds beside it.
     bool in_loop = mode == ProbeMode::kept && in_flight() == 0 &&
                    (loop_round_ = prober_->start_loop_round()) != nullptr;
+    loop_round_sent_ = in_loop;
     if (!in_loop)
         runner_.start(prober_, mode);
     next_start_ = now + state_.policy().retry_interval;
 }
 
 std::optional<int> Daemon::advance_loop_round() {
-    if (!loop_round_)
+    // An answer cannot be there before the loop has waited: no poll(2) right after sending.
+    if (!loop_round_ || loop_round_sent_)
         return std::nullopt;
     auto outcome = loop_round_->advance(events_.now());
     if (!outcome)
@@ -206,7 +274,9 @@ int Daemon::run() {
         TimePoint deadline = can_start ? next_start_ : now + std::chrono::hours(24);
         if (loop_round_)
             deadline = std::min(deadline, loop_round_->deadline());
-        switch (events_.wait_until(deadline, watched_fds())) {
+        auto wakeup = events_.wait_until(deadline, watched_fds());
+        loop_round_sent_ = false;
+        switch (wakeup) {
         case Wakeup::deadline:
             break;
         case Wakeup::io:

@@ -4,11 +4,13 @@
 #include "clock.hpp"
 #include "health.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "notifier.hpp"
 #include "probe_result.hpp"
 #include "reloader.hpp"
 #include "rounds.hpp"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,13 +26,18 @@ class Daemon {
     // Runs until SIGTERM/SIGINT (exit_ok) or an outage (exit_unavailable). Throws ConfigError
     // when the first configuration cannot be loaded or cannot fit the watchdog period.
     int run();
+    // After every round, and so at exit with the final state, `sink` gets the metrics.
+    void report_metrics_to(MetricsSink &sink) { metrics_sink_ = &sink; }
 
   private:
     std::unique_ptr<Prober> load() const;
     void check_fits_watchdog(const Prober &prober) const;
     void reload();
     void finish_reload(ReloadResult result);
-    std::string status(const RoundResult &round, const HealthState::Step &step) const;
+    std::string status(const RoundResult &round, const HealthState::Step &step,
+                       const std::vector<ServerState> &servers) const;
+    // One warning when a server starts failing, one notice when it answers again.
+    void note_server_changes(const std::vector<ServerState> &servers);
     std::string status_line(const std::string &text) const;
     // Acts on one finished round; returns an exit code when the daemon must stop.
     std::optional<int> finish(const RoundResult &round);
@@ -41,6 +48,8 @@ class Daemon {
     std::optional<int> advance_loop_round();
 
     HealthState state_;
+    Metrics metrics_;
+    MetricsSink *metrics_sink_ = nullptr;
     FullProbeSchedule schedule_;
     ProberFactory factory_;
     Notifier &notifier_;
@@ -50,9 +59,11 @@ class Daemon {
     Logger &log_;
     std::shared_ptr<Prober> prober_;        // shared with the rounds still in flight
     std::unique_ptr<LoopRound> loop_round_; // a kept-connection round run by this loop
+    bool loop_round_sent_ = false;          // sent since the loop last waited: nothing to read
     TimePoint next_start_{};
-    bool reload_again_ = false;                 // a SIGHUP came while a reload was pending
-    std::optional<std::string> reload_failure_; // until a reload succeeds
+    bool reload_again_ = false;                  // a SIGHUP came while a reload was pending
+    std::optional<std::string> reload_failure_;  // until a reload succeeds
+    std::map<std::string, bool> server_answers_; // each server's last known state, by URL
 };
 
 } // namespace lhc

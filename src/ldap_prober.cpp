@@ -1,10 +1,15 @@
 #include "ldap_prober.hpp"
 
 #include "step_deadline.hpp"
+#include "workers.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <ldap.h>
+#include <map>
+#include <mutex>
+#include <set>
 
 namespace lhc {
 
@@ -71,6 +76,31 @@ std::vector<ProbeResult> probe_bounded(std::shared_ptr<const ConnectionPlan> pla
     return out;
 }
 
+// A server's state from the probes a round made on it: it answers when all of them passed.
+ServerState state_of(const std::string &url, const std::vector<ProbeResult> &probes) {
+    ServerState s{url, true, "", {}};
+    for (const auto &r : probes) {
+        if (r.server != url)
+            continue;
+        s.latency = std::max(s.latency, r.latency);
+        if (!r.healthy && s.answers) {
+            s.answers = false;
+            // A canary that this server alone does not find (a replica behind) says so.
+            s.why = !r.explanation.empty()
+                        ? r.explanation
+                        : std::string(step_name(r.step)) + ": " + ldap_err2string(r.ldap_code) +
+                              (r.diagnostic.empty() ? "" : ": " + r.diagnostic);
+        }
+    }
+    return s;
+}
+
+// A background probe must never keep the rounds themselves from connecting (they stop at
+// max_stragglers probes left behind): against a hung server it waits for room.
+constexpr int max_background_stragglers = max_stragglers / 2;
+
+std::atomic<int> background_running{0};
+
 // The NSS lookups of a round end when a round's LDAP step would: at the longest wait bound of
 // the tables (Postfix's default timeout when there are none).
 Duration nss_limit(const std::vector<ConnectionPlan> &plans) {
@@ -82,13 +112,82 @@ Duration nss_limit(const std::vector<ConnectionPlan> &plans) {
 
 } // namespace
 
+int background_probes() {
+    return background_running.load();
+}
+
+struct LdapProber::ServerBook {
+    std::vector<std::string> order; // every URL of every plan, in server_host order
+    mutable std::mutex mutex;
+    std::map<std::string, ServerState> known;
+    std::set<std::string> busy; // a background probe of it is still running
+
+    void set(ServerState s) {
+        std::lock_guard lock(mutex);
+        known[s.url] = std::move(s);
+    }
+    bool begin(const std::string &url) {
+        std::lock_guard lock(mutex);
+        return busy.insert(url).second;
+    }
+    void end(const std::string &url) {
+        std::lock_guard lock(mutex);
+        busy.erase(url);
+    }
+};
+
 LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep,
                        std::vector<std::string> nss_users)
-    : log_(log), nss_(std::move(nss_users), nss_limit(plans)) {
+    : log_(log), servers_(std::make_shared<ServerBook>()),
+      nss_(std::move(nss_users), nss_limit(plans)) {
     for (auto &p : plans) {
+        for (const auto &url : p.urls)
+            if (std::find(servers_->order.begin(), servers_->order.end(), url) ==
+                servers_->order.end())
+                servers_->order.push_back(url);
         plans_.push_back(std::make_shared<const ConnectionPlan>(std::move(p)));
         if (keep)
             kept_.push_back(std::make_shared<KeptConnection>());
+    }
+}
+
+std::vector<ServerState> LdapProber::server_states() const {
+    std::vector<ServerState> out;
+    std::lock_guard lock(servers_->mutex);
+    for (const auto &url : servers_->order)
+        if (auto it = servers_->known.find(url); it != servers_->known.end())
+            out.push_back(it->second);
+    return out;
+}
+
+void LdapProber::note_servers(const RoundResult &round, ProbeMode mode) {
+    std::set<std::string> used;
+    for (const auto &r : round.probes)
+        used.insert(r.server);
+    for (const auto &url : used)
+        if (std::find(servers_->order.begin(), servers_->order.end(), url) != servers_->order.end())
+            servers_->set(state_of(url, round.probes));
+    // Only the daemon watches redundancy; a --once answers Postfix's question alone.
+    if (mode != ProbeMode::full || kept_.empty())
+        return;
+    for (const auto &plan : plans_) {
+        if (plan->urls.size() < 2 || !plan->init_error.empty())
+            continue;
+        for (const auto &url : plan->urls) {
+            if (stragglers() >= max_background_stragglers || !servers_->begin(url))
+                continue;
+            auto single = std::make_shared<ConnectionPlan>(*plan);
+            single->urls = {url};
+            ++background_running;
+            run_on_worker([book = servers_, single, &log = log_, url] {
+                auto results = probe_bounded(single, log, ProbeMode::full, nullptr);
+                for (auto &r : results)
+                    r.server = url;
+                book->set(state_of(url, results));
+                book->end(url);
+                --background_running;
+            });
+        }
     }
 }
 
@@ -133,6 +232,7 @@ RoundResult LdapProber::probe_round(ProbeMode mode) {
         for (auto &r : nss.get())
             round.probes.push_back(std::move(r));
     round.latency = Clock::now() - start;
+    note_servers(round, mode);
     return round;
 }
 

@@ -31,9 +31,38 @@ std::string printable(std::string_view text);
 
 enum class Priority { crit = 2, err = 3, warning = 4, notice = 5, info = 6, debug = 7 };
 
+// The events an operator acts on. Each has a MESSAGE_ID of its own, explained in the journal
+// catalog (units/ldap-health-check.catalog), so `journalctl -x` says what it means for mail
+// and `journalctl MESSAGE_ID=...` finds every one.
+enum class Event {
+    ready,
+    round_failed,
+    down,
+    recovered,
+    degraded,    // one server of a server_host list fails, the others answer
+    server_back, // that server answers again
+    reload_done,
+    reload_failed,
+};
+inline constexpr Event all_events[] = {Event::ready,       Event::round_failed, Event::down,
+                                       Event::recovered,   Event::degraded,     Event::server_back,
+                                       Event::reload_done, Event::reload_failed};
+// 32 lower-case hex digits, as journalctl takes it.
+const char *message_id(Event e);
+
+// Structured fields of an event; empty ones are left out. Never a secret.
+struct EventFields {
+    std::string server; // LDAP_SERVER=
+    std::string table;  // LDAP_TABLE=
+    std::string step;   // LDAP_STEP=
+    std::string result; // LDAP_RESULT=: what libldap said, e.g. "Can't contact LDAP server"
+};
+
 class Logger {
   public:
-    explicit Logger(int fd = 2) : fd_(fd) {}
+    // When `fd` is the journal's stream (JOURNAL_STREAM names it), events go to the journal
+    // with their fields; everything else is a line on `fd`.
+    explicit Logger(int fd = 2);
     virtual ~Logger() = default;
 
     void set_debug(bool on) { debug_ = on; }
@@ -49,12 +78,22 @@ class Logger {
         if (debug_)
             log(Priority::debug, t);
     }
+    // The same line as log(p, text), sent to the journal with the event's MESSAGE_ID and fields
+    // when stderr is the journal.
+    void event(Event e, Priority p, std::string_view text, const EventFields &fields = {});
+    void event(Event e, Priority p, const msg &m, const EventFields &fields = {}) {
+        event(e, p, m.str(), fields);
+    }
 
   protected:
+    void use_journal(bool on) { journal_ = on; }
     virtual void write_line(std::string_view line);
+    // Sends one journal entry; false when the journal cannot take it (the line is written then).
+    virtual bool write_event(Event e, Priority p, std::string_view text, const EventFields &fields);
 
   private:
     int fd_;
+    bool journal_ = false;
     bool debug_ = false;
 };
 

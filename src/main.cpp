@@ -8,12 +8,14 @@
 #include "ldap_prober.hpp"
 #include "ldap_table.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "notifier.hpp"
 #include "nss_check.hpp"
 #include "postfix_tables.hpp"
 #include "probe_plan.hpp"
 #include "reloader.hpp"
 #include "rounds.hpp"
+#include "sasl_plugins.hpp"
 #include "step_deadline.hpp"
 
 #include <csignal>
@@ -23,7 +25,9 @@
 #include <fstream>
 #include <iostream>
 #include <malloc.h>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 using namespace lhc;
 
@@ -105,28 +109,52 @@ void check_canaries(const Options &o, const std::vector<LdapTable> &tables) {
             throw UsageError(problem);
 }
 
-std::vector<ConnectionPlan> plan(const Options &o, Logger &log) {
-    auto tables = load_tables(table_files(o, log), log);
+std::vector<ConnectionPlan> plan(const Options &o, const std::vector<LdapTable> &tables,
+                                 Logger &log) {
     check_canaries(o, tables);
     return plan_probes(tables, o.probe_key, log, o.canaries);
 }
 
 // The daemon's prober keeps each good round's connection open to notice a server going away.
 std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
-    return std::make_unique<LdapProber>(plan(o, log), log, true, o.nss_users);
+    return std::make_unique<LdapProber>(plan(o, load_tables(table_files(o, log), log), log), log,
+                                        true, o.nss_users);
 }
 
+// One round, or with --wait a round every --interval until one is healthy or the time is up.
+// The recover timer waits this way during an outage: one process a minute with one line per
+// change of verdict, where a process every two seconds wrote six journal lines each time.
 int once(const Options &o, Logger &log) {
-    auto prober = LdapProber(plan(o, log), log, false, o.nss_users);
-    RoundResult round = prober.probe_round(ProbeMode::full);
-    char latency[32];
-    std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
+    auto tables = load_tables(table_files(o, log), log);
+    // One round knows every bind it will make before libldap starts. The daemon cannot skip
+    // the plugins: a reload may bring a table with bind = sasl.
+    if (!any_sasl_bind(tables))
+        start_sasl_without_plugins();
+    auto prober = LdapProber(plan(o, tables, log), log, false, o.nss_users);
+    auto seconds = [](double s) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    };
+    TimePoint until = Clock::now() + seconds(o.wait);
+    std::string last;
     int code = exit_unavailable;
-    if (round.healthy()) {
-        std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
-        code = exit_ok;
-    } else {
-        std::cout << "unhealthy: " << printable(round.first_failure()) << std::endl;
+    for (;;) {
+        TimePoint start = Clock::now();
+        RoundResult round = prober.probe_round(ProbeMode::full);
+        if (round.healthy()) {
+            char latency[32];
+            std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
+            std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
+            code = exit_ok;
+            break;
+        }
+        std::string verdict = "unhealthy: " + printable(round.first_failure());
+        if (verdict != last)
+            std::cout << verdict << std::endl;
+        last = std::move(verdict);
+        TimePoint next = start + seconds(o.interval);
+        if (next > until)
+            break;
+        std::this_thread::sleep_until(next);
     }
     // A probe left behind still runs inside libldap: exit without tearing the process down
     // under it.
@@ -177,12 +205,16 @@ int run(int argc, char **argv) {
         Daemon daemon(
             policy_of(o), [&] { return make_daemon_prober(o, log); }, notifier, events, runner,
             reloader, log);
+        std::optional<MetricsFile> metrics;
+        if (!o.metrics_file.empty())
+            daemon.report_metrics_to(metrics.emplace(o.metrics_file, log));
         int code = daemon.run();
         // A round or a probe still stuck on a hung server runs on a detached thread inside libldap,
         // and a reload stuck on a table file or postconf uses `o` and `log` from this frame:
         // tearing the process down under them could crash, and a crash at stop would read as an
         // outage to systemd.
-        if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0)
+        if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0 ||
+            background_probes() > 0)
             std::_Exit(code);
         return code;
     } catch (const UsageError &e) {

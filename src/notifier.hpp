@@ -1,4 +1,5 @@
-// A thin interface over sd_notify(3) so tests can record what the daemon tells systemd.
+// A thin interface over systemd's notification protocol so tests can record what the daemon
+// tells systemd.
 #pragma once
 
 #include <chrono>
@@ -17,11 +18,26 @@ class Notifier {
     virtual std::optional<std::chrono::microseconds> watchdog_period() = 0;
 };
 
-// sd_notify(3) itself.
+// sd_notify(3)'s protocol over one socket kept open: sd_notify() makes a socket for every
+// message (eleven system calls), and the daemon sends one after every round, so the socket
+// is the larger part of what a healthy round costs in system calls. A NOTIFY_SOCKET that is
+// not an AF_UNIX path or abstract name is left to sd_notify() itself.
 class SdNotifier final : public Notifier {
   public:
+    SdNotifier() = default;
+    ~SdNotifier() override;
+    SdNotifier(const SdNotifier &) = delete;
+    SdNotifier &operator=(const SdNotifier &) = delete;
+
     void notify(std::string_view state) override;
     std::optional<std::chrono::microseconds> watchdog_period() override;
+
+  private:
+    // Connects to $NOTIFY_SOCKET; false when it is unset or not a form this class handles.
+    bool connect_socket();
+    void close_socket();
+
+    int fd_ = -1;
 };
 
 } // namespace lhc

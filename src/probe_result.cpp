@@ -36,6 +36,13 @@ bool RoundResult::healthy() const {
            std::all_of(probes.begin(), probes.end(), [](const auto &p) { return p.healthy; });
 }
 
+const ProbeResult *RoundResult::first_failed() const {
+    for (const auto &p : probes)
+        if (!p.healthy)
+            return &p;
+    return nullptr;
+}
+
 std::string RoundResult::first_failure() const {
     for (const auto &p : probes)
         if (!p.healthy)

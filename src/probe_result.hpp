@@ -49,6 +49,18 @@ struct RoundResult {
     bool healthy() const;
     // The first failure, described, or "" when healthy.
     std::string first_failure() const;
+    // The first failed probe, or null when healthy (or there was nothing to probe).
+    const ProbeResult *first_failed() const;
+};
+
+// What one server answered when last asked. With server_host = ldap1 ldap2 and ldap1 down,
+// Postfix still works (each new process first waits for ldap1 to fail, then uses ldap2), but
+// one more failure stops it: the daemon says "degraded".
+struct ServerState {
+    std::string url;
+    bool answers = true;
+    std::string why; // when it does not: "connect: Can't contact LDAP server"
+    Duration latency{};
 };
 
 // A round on the kept connection driven by the daemon's own loop instead of a thread: the
@@ -83,6 +95,8 @@ class Prober {
     virtual std::vector<int> watch_fds() const { return {}; }
     // Drops the kept connections that saw activity; true when there was any.
     virtual bool connection_closed() { return false; }
+    // Every server's last known state, in the order of the tables' server_host lists.
+    virtual std::vector<ServerState> server_states() const { return {}; }
 };
 
 } // namespace lhc

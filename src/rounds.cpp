@@ -53,12 +53,14 @@ std::size_t ThreadRoundRunner::in_flight() const {
 
 std::optional<RoundResult> ThreadRoundRunner::take_finished() {
     std::unique_lock lock(state_->mutex);
-    if (state_->finished.empty()) {
-        state_->wake.clear();
+    // The wake fd is raised only together with `finished` and cleared with its last round: no
+    // read(2) on every loop turn.
+    if (state_->finished.empty())
         return std::nullopt;
-    }
     RoundResult r = std::move(state_->finished.front());
     state_->finished.pop_front();
+    if (state_->finished.empty())
+        state_->wake.clear();
     bool idle = state_->running == 0 && state_->finished.empty();
     bool overlap_ended = idle && state_->peak > 1;
     if (idle)

@@ -35,7 +35,8 @@ struct LdapHandle {
     // after its round must carry them along.
     HandshakeGuard guard;
     ldap_conncb cb{};
-    std::string url; // the server_host URL it is connected to
+    std::string url;         // the server_host URL it is connected to
+    bool read_slice = false; // SO_RCVTIMEO set for rounds driven by the caller's loop
     LdapHandle() = default;
     // Makes libldap push the guard under TLS on every connection `ld` opens.
     bool install_guard(timeval timeout);

@@ -52,7 +52,8 @@ binary=$repo/build/src/ldap-health-check
 
 say "starting a throwaway slapd on 127.0.0.1"
 workdir=$(mktemp -d /tmp/lhc-demo-XXXXXX)
-PATH=$PATH:/usr/sbin python3 tests/lib/slapd.py serve "$workdir/slapd" &
+PATH=$PATH:/usr/sbin PYTHONPATH=$repo/tests/lib PYTHONDONTWRITEBYTECODE=1 \
+    python3 -m lhctest.slapd serve "$workdir/slapd" &
 serve_pid=$!
 tries=0
 until [ -f "$workdir/slapd/env" ]; do
@@ -63,7 +64,7 @@ until [ -f "$workdir/slapd/env" ]; do
     fi
     sleep 0.1
 done
-# shellcheck source=/dev/null # written by slapd.py serve
+# shellcheck source=/dev/null # written by lhctest.slapd serve
 . "$workdir/slapd/env"
 echo "slapd pid $SLAPD_PID at $SLAPD_URL, ready in ${SLAPD_START_SECONDS} s"
 

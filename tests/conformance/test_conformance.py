@@ -12,7 +12,7 @@ data and the same certificate).  For every file:
                   file:line; we warn wherever Postfix warns.
   verdict parity  in each server state (STATES below) `--once` is healthy
                   exactly when `postmap -q` with the same key does not fail
-                  temporarily (tests/lib/oracle.py).  A table files x states is
+                  temporarily (lhctest.oracle).  A table files x states is
                   printed; any disagreement fails the test.
   timing parity   where Postfix fails temporarily in the hung and unreachable
                   states, our verdict comes no later than Postfix's (+0.5 s
@@ -34,12 +34,9 @@ import tempfile
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from lhctest import harness, oracle, slapd, tables
 
-import harness  # noqa: E402
-import oracle  # noqa: E402
-import slapd  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 CORPUS = os.path.join(HERE, "corpus")
 WRONG_PW = "Changed-Pw-Conformance-5t"
@@ -90,13 +87,8 @@ def _use_certificate(server, cert, key):
     _set_conf(server, "TLSCertificateKeyFile", key)
 
 
-def _ldapmodify(server, ldif):
-    subprocess.run(["ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", server.ldapi_url], input=ldif, text=True,
-                   check=True, timeout=10, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def _rename(server, old, new):
-    _ldapmodify(server, "dn: %s,%s\nchangetype: modrdn\nnewrdn: %s\ndeleteoldrdn: 1\n" % (old, slapd.SUFFIX, new))
+    server.ldapmodify( "dn: %s,%s\nchangetype: modrdn\nnewrdn: %s\ndeleteoldrdn: 1\n" % (old, slapd.SUFFIX, new))
 
 
 class World:
@@ -142,14 +134,7 @@ class World:
         left = re.findall(r"@[A-Z0-9_]+@", text)
         if left:
             raise RuntimeError("%s: unknown placeholder %s" % (template.path, left[0]))
-        path = os.path.join(self.dir, template.name + ".cf")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.chmod(path, 0o640)
-        age = time.time() - 3600  # Postfix waits for files younger than 2 s
-        os.utime(path, (age, age))
-        return path
+        return tables.write_file(os.path.join(self.dir, template.name + ".cf"), text)
 
     def both(self):
         return (self.a, self.b)
@@ -277,18 +262,6 @@ def warning_kinds(lines, column):
     return counts
 
 
-def run_postmap_verbose(path, key, limit):
-    proc = subprocess.Popen([oracle.find_postmap(), "-v", "-q", key, "ldap:" + path], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=slapd.die_with_parent)
-    try:
-        out, err = proc.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        out, err = proc.communicate()
-    return proc.returncode, err
-
-
 # With timeout = -1 libldap waits without end; we give up after this many seconds (Postfix's
 # default timeout, LdapTable::unbounded_wait_seconds), so the oracle must wait longer.
 UNBOUNDED_WAIT = 10
@@ -334,9 +307,9 @@ class Conformance(unittest.TestCase):
     # 2 -------------------------------------------------------------------------------------
     def config_one(self, t):
         path = self.paths[t.name]
-        rc, err = run_postmap_verbose(path, t.probe_key, 20)
+        theirs = oracle.postmap_verdict(path, t.probe_key, 20, verbose=True)
         ours = harness.run(["--check-config", "--debug", "--conffile", path], limit=20)
-        return t, rc, err, ours
+        return t, theirs.returncode, theirs.stderr, ours
 
     def test_2_config_parity(self):
         problems = []

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Fault matrix: every way LDAP, a table or the daemon can fail, under a real systemd.
 
-Runs in the container of e2e.py (same root fs, .deb, lock and clean-up) with the same short
-timings (interval 1 s, failures 3, retry 0.2 s, table timeout 2 s, WatchdogSec 20 s). The guard
+Runs in the container of e2e.py (lhctest.container and lhctest.mailhost: the same root fs,
+.deb, lock and clean-up) with the same short timings (interval 1 s, failures 3, retry 0.2 s, table timeout 2 s, WatchdogSec 20 s). The guard
 watches four tables at once, one for each way Postfix reaches slapd: ldap:// (simple bind),
 ldaps:// and StartTLS (tls_require_cert = yes, a name from /etc/hosts) and ldapi:// (SASL
 EXTERNAL, mapped by slapd's authz-regexp). slapd runs in a network namespace of the test's own
@@ -10,7 +10,8 @@ behind a veth pair, so that "packets dropped" is a blackhole route there. Each s
 expected outcome and a measured bound; one table of all of them is printed at the end, see
 docs/fault-matrix.md.
 
-Usage: fault_matrix.py [--source DIR | --deb FILE.deb] [--cache DIR]
+Usage: fault_matrix.py [--source DIR | --deb FILE.deb] [--cache DIR], as root, with
+PYTHONPATH=tests/lib
 Exit status: 0 passed, 1 failed, 77 skipped (not root, tools missing).
 """
 
@@ -23,8 +24,10 @@ import sys
 import tempfile
 import time
 
-import e2e
-from e2e import FAILURES, FULL_PROBE, INTERVAL, RETRY, SLACK, TIMEOUT, TIMER_PERIOD, WATCHDOG_SEC, log
+from lhctest import mailhost, proc
+from lhctest.container import Failed, log
+from lhctest.mailhost import (BIND_PW, CLIENT_IP, FAILURES, FULL_PROBE, INTERVAL, NETNS, RECOVER,
+                              RETRY, SERVER_IP, SLACK, TIMEOUT, TIMER_PERIOD, WATCHDOG_SEC)
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNIT = "ldap-health-check.service"
@@ -32,8 +35,6 @@ ADMIN = "-D cn=admin,dc=example,dc=org -w e2e-admin-secret"
 BIND_PW_ROTATED = "e2e-rotated-Pw-9Kd"
 SCORE_LIMIT = 1.5
 
-NETNS = "/run/netns/lhc-slapd"
-CLIENT_IP, SERVER_IP = "10.203.0.1", "10.203.0.2"
 NAME = "ldap.example.org"
 LDAPI = "ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi/"
 TLS_DIR = "/etc/ldap/lhc-tls"
@@ -83,16 +84,15 @@ DETECT_SILENT = INTERVAL + TIMEOUT + (FAILURES - 1) * RETRY + SLACK
 # password, a certificate replaced without a restart. Only the next full path sees it.
 DETECT_FULL_PATH = FULL_PROBE + DETECT_REFUSED
 DETECT_WATCHDOG = WATCHDOG_SEC + SLACK
-RECOVER = TIMER_PERIOD + TIMEOUT + SLACK
 RSS_GROWTH_KIB = 512     # over the second 1,000 SIGHUPs: a leak of half a KiB each shows
 
 
 def table_text(server, extra, bind_pw, sasl):
     """e2e's table with another server_host; for SASL EXTERNAL without bind_dn and bind_pw."""
-    lines = [line for line in e2e.TABLE.splitlines()
+    lines = [line for line in mailhost.TABLE.splitlines()
              if not (sasl and line.startswith(("bind_dn", "bind_pw")))]
     text = "\n".join(lines) + "\n" + extra
-    text = text.replace("ldap://127.0.0.1/", server).replace(e2e.BIND_PW, bind_pw)
+    text = text.replace("ldap://127.0.0.1/", server).replace(BIND_PW, bind_pw)
     return text.replace("bind = yes", "bind = sasl") if sasl else text
 
 
@@ -153,14 +153,8 @@ def config_change(changes):
     return "dn: cn=config\nchangetype: modify\n" + changes
 
 
-def ip(c, *args, slapd_ns=False):
-    """The host's `ip` in the container's network namespace, or in slapd's."""
-    ns = [f"--net=/proc/{c.leader}/root{NETNS}"] if slapd_ns else ["-t", str(c.leader), "-n"]
-    subprocess.run(["nsenter", *ns, "--", "ip", *args], check=True, capture_output=True)
-
-
 def setup(c, work):
-    e2e.setup_ldap_and_postfix(c)
+    mailhost.setup_ldap_and_postfix(c)
     certs = make_certs(work)
     c.sh(f"mkdir -p {TLS_DIR}")
     for name, text in certs.items():
@@ -176,54 +170,29 @@ def setup(c, work):
         "replace: olcLogLevel\nolcLogLevel: stats\n"))
     c.sh("sed -i 's|^SLAPD_SERVICES=.*|SLAPD_SERVICES=\"ldap:/// ldaps:/// ldapi:///\"|' "
          "/etc/default/slapd")
-
-    # slapd moves into a network namespace of its own, reachable over a veth pair.
-    c.sh("mkdir -p /run/netns && (mountpoint -q /run/netns || mount --bind /run/netns /run/netns)"
-         f" && mount --make-private /run/netns && touch {NETNS} && unshare --net={NETNS} true")
-    ip(c, "link", "add", "lhc0", "type", "veth", "peer", "name", "lhc1")
-    ip(c, "link", "set", "lhc1", "netns", f"/proc/{c.leader}/root{NETNS}")
-    ip(c, "addr", "add", f"{CLIENT_IP}/30", "dev", "lhc0")
-    ip(c, "link", "set", "lhc0", "up")
-    for args in (("link", "set", "lo", "up"), ("addr", "add", f"{SERVER_IP}/30", "dev", "lhc1"),
-                 ("link", "set", "lhc1", "up")):
-        ip(c, *args, slapd_ns=True)
-    c.sh("mkdir -p /etc/systemd/system/slapd.service.d")
-    c.write("/etc/systemd/system/slapd.service.d/netns.conf",
-            f"[Service]\nNetworkNamespacePath={NETNS}\n")
     c.sh(f"echo '{SERVER_IP} {NAME}' >> /etc/hosts")
-    c.sh("systemctl daemon-reload && systemctl restart slapd")
+    mailhost.slapd_behind_veth(c)
 
     c.sh(f"ldapadd -x -H ldap://{SERVER_IP}/ {ADMIN}", stdin=CANARY_LDIF)
-    write_tables(c, e2e.BIND_PW)
+    write_tables(c, BIND_PW)
     # Postfix's own client is the oracle: each table answers for Postfix before the guard starts.
     for path in TABLES:
         r = c.sh(f"postmap -q alice@example.org ldap:{path}", check=False, timeout=30)
         if r.stdout.strip() != "alice@example.org":
-            raise e2e.Failed(f"postmap on {path}: {r.returncode} {r.stdout}{r.stderr}")
+            raise Failed(f"postmap on {path}: {r.returncode} {r.stdout}{r.stderr}")
     c.sh("systemctl restart postfix")
 
 
 # ---------------------------------------------------------------- the report
 
-class Matrix(e2e.Run):
-    """e2e.Run's probes of the container, with rows of (scenario, verdict, expected,
-    observed, time, bound): row[1] is the verdict, as e2e.main expects."""
+class Matrix(mailhost.Run):
+    """mailhost.Run's probes of the container, with rows of (scenario, verdict, expected,
+    observed, time, bound): row[1] is the verdict, as mailhost.main expects."""
 
     def row(self, name, ok, expected, observed, took="", bound=""):
         verdict = "PASS" if ok else "FAIL"
         self.rows.append((name, verdict, expected, observed, took, bound))
         log(f"{verdict}: {name}: {observed} [{took} / bound {bound}]")
-
-    def show(self, prop, unit=UNIT):
-        return self.c.sh(f"systemctl show -P {prop} {unit}", check=False).stdout.strip()
-
-    def status(self):
-        return self.show("StatusText")
-
-    def settled(self):
-        """The state every scenario starts from: all up, no outage pending."""
-        return (self.postfix_up() and self.state("ldap-health-check-recover.timer") != "active"
-                and self.status().startswith("LDAP healthy"))
 
     def settle(self, name):
         if self.wait_for(self.settled, 60, step=0.2) is None:
@@ -231,10 +200,6 @@ class Matrix(e2e.Run):
                      + self.status())
             return False
         return True
-
-    def daemon_log(self, since, priority="debug"):
-        return self.c.sh(f"journalctl -q --no-pager -o cat -p {priority} --since '@{since}' "
-                         "SYSLOG_IDENTIFIER=ldap-health-check", check=False).stdout
 
     def count(self, since, unit, pattern):
         text = self.journal_since(since, unit)
@@ -430,7 +395,7 @@ def tls_mismatch(m):
         r = c.sh(f"LDAPTLS_CACERT={CA_FILE} ldapsearch -x -H ldaps://{NAME}/ -s base -b '' "
                  "namingContexts", check=False, timeout=10)
         if r.returncode == 0:
-            raise e2e.Failed("slapd still serves the right certificate after the change")
+            raise Failed("slapd still serves the right certificate after the change")
 
     outage(m, "TLS certificate for the wrong name (ldaps, StartTLS)",
            "outage within --full-probe-interval; right certificate: back", wrong, lambda: slapd_cert(c, "good"),
@@ -447,7 +412,7 @@ def tls_expired(m):
         search = f"ldapsearch -x -H ldaps://{NAME}/ -s base -b '' namingContexts"
         c.sh(f"LDAPTLS_REQCERT=never {search}", timeout=10)
         if c.sh(f"LDAPTLS_CACERT={CA_FILE} {search}", check=False, timeout=10).returncode == 0:
-            raise e2e.Failed("the expired certificate is still accepted")
+            raise Failed("the expired certificate is still accepted")
 
     outage(m, "TLS certificate expired (ldaps, StartTLS)",
            "outage within --full-probe-interval; valid certificate: back", expired, lambda: slapd_cert(c, "good"),
@@ -503,7 +468,7 @@ def reload_scenarios(m):
     saved = "/root/ldap-users.cf.saved"
     keep = f"cp -p {path} {saved}"
     back = f"cp -p {saved} {path}"
-    line = len(table_text(*TABLES[path][1:], e2e.BIND_PW, False).splitlines()) + 1
+    line = len(table_text(*TABLES[path][1:], BIND_PW, False).splitlines()) + 1
     reload_bad_table(m, "table deleted + reload", f"{keep} && rm {path}", back,
                      re.escape(path) + r":? .*No such file")
     reload_bad_table(m, "table unreadable (0600) + reload", f"{keep} && chmod 0600 {path}",
@@ -524,9 +489,7 @@ def many_sighups(m):
 
     def footprint():
         time.sleep(3)
-        with open(f"/proc/{pid}/status") as f:
-            rss = int(next(line.split()[1] for line in f if line.startswith("VmRSS:")))
-        return len(os.listdir(f"/proc/{pid}/fd")), rss
+        return proc.fd_count(pid), proc.rss_kib(pid)
 
     def batch():
         for _ in range(1000):
@@ -628,7 +591,7 @@ def security(m):
 def secrets(m):
     journal = m.c.sh("journalctl -q --no-pager -o verbose --all", check=False,
                      timeout=120).stdout
-    leaked = [pw for pw in (e2e.BIND_PW, BIND_PW_ROTATED) if pw in journal]
+    leaked = [pw for pw in (BIND_PW, BIND_PW_ROTATED) if pw in journal]
     m.row("journal free of the bind passwords", not leaked, "neither password anywhere",
           f"{len(journal.splitlines())} lines (all fields) searched, "
           + (f"FOUND {len(leaked)}" if leaked else "none found"))
@@ -640,9 +603,9 @@ def matrix(c, deb):
     with tempfile.TemporaryDirectory(prefix="lhc-fault-") as work:
         setup(c, work)
     c.sh(f"dpkg -i /mnt/deb/{os.path.basename(deb)}")
-    e2e.enable_guard(c, list(TABLES), extra=f"--canary {MAIN_TABLE}={CANARY}")
+    mailhost.enable_guard(c, list(TABLES), extra=f"--canary {MAIN_TABLE}={CANARY}")
     if m.wait_for(m.settled, 30) is None:
-        raise e2e.Failed("the guard did not come up: " + c.sh(
+        raise Failed("the guard did not come up: " + c.sh(
             "journalctl --no-pager -n 60 -u ldap-health-check", check=False).stdout)
 
     sandbox(m)
@@ -655,8 +618,8 @@ def matrix(c, deb):
            "systemctl kill -s SIGSTOP slapd", "systemctl kill -s SIGCONT slapd", DETECT_SILENT,
            r"(?i)timed? ?out")
     outage(m, "packets dropped (blackhole route in slapd's netns)", "outage; route gone: back",
-           lambda: ip(c, "route", "add", "blackhole", f"{CLIENT_IP}/32", slapd_ns=True),
-           lambda: ip(c, "route", "del", "blackhole", f"{CLIENT_IP}/32", slapd_ns=True),
+           lambda: c.ip("route", "add", "blackhole", f"{CLIENT_IP}/32", netns=NETNS),
+           lambda: c.ip("route", "del", "blackhole", f"{CLIENT_IP}/32", netns=NETNS),
            DETECT_SILENT, r"(?i)timed? ?out|Can't contact")
     canary_deleted(m)
     slapd_slow(m)
@@ -681,4 +644,4 @@ def matrix(c, deb):
 
 
 if __name__ == "__main__":
-    sys.exit(e2e.main(run_scenarios=matrix, report=report, description=__doc__))
+    sys.exit(mailhost.main(matrix, report, __doc__))

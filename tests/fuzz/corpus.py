@@ -7,7 +7,7 @@
                                       (regressions/<target>/) to replay binaries
 
 Table seeds are realistic ldap_table(5) files: conf/*.cf, every table the
-integration tests write (tests/lib/tables.py, rendered as write_table() does),
+integration tests write (lhctest.tables, rendered as write_table() does),
 tests/conformance/ when it exists, and a few hand-made edge cases of the lexer.
 Expander seeds are "template NUL key NUL search_base NUL result_format NUL domain"
 (see fuzz_expand.cpp), made from the templates those tables use and typical keys.
@@ -19,11 +19,10 @@ import subprocess
 import sys
 import tempfile
 
+from lhctest import tables
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
-
-import tables  # noqa: E402
 
 TARGETS = ("table", "expand")
 
@@ -80,11 +79,6 @@ class FakeClosed:
     url = "ldap://127.0.0.1:1/"
 
 
-def render(params):
-    """The text tables.write_table() writes."""
-    return "# written by tests/lib/tables.py\n" + "".join("%s = %s\n" % kv for kv in params.items())
-
-
 def table_texts():
     texts = []
     for path in sorted(os.listdir(os.path.join(REPO, "conf"))):
@@ -94,9 +88,9 @@ def table_texts():
     server, closed = FakeServer(), FakeClosed()
     for build in (tables.anonymous, tables.bind_yes, tables.wrong_password, tables.wrong_base,
                   tables.starttls, tables.ldaps, tables.ldapi_external, tables.version2):
-        texts.append(render(build(server)).encode())
+        texts.append(tables.render(build(server)).encode())
     for build in (tables.closed_port, tables.two_servers_first_down):
-        texts.append(render(build(server, closed)).encode())
+        texts.append(tables.render(build(server, closed)).encode())
     conformance = os.path.join(REPO, "tests", "conformance")
     for root, _, files in sorted(os.walk(conformance)):
         for name in sorted(files):

@@ -29,7 +29,7 @@ for t in "${targets[@]}"; do
 done
 
 rm -rf "$out/seeds"
-PYTHONDONTWRITEBYTECODE=1 python3 tests/fuzz/corpus.py write "$out/seeds" >/dev/null
+PYTHONPATH=tests/lib PYTHONDONTWRITEBYTECODE=1 python3 tests/fuzz/corpus.py write "$out/seeds" >/dev/null
 
 pids=()
 for t in "${targets[@]}"; do

@@ -17,12 +17,8 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import oracle  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, oracle, slapd, tables
+from lhctest.notify import NotifyListener
 
 S = slapd.SUFFIX
 CANARY_KEY = "lhc-canary@example.com"
@@ -176,7 +172,7 @@ class Canary(harness.SlapdTestCase):
 
     def outage_by_deletion(self, name, params, key, delete_dn, restore_ldif):
         table = self.table(name + ".cf", params)
-        notify = harness.NotifyListener()
+        notify = NotifyListener()
         self.addCleanup(notify.close)
         daemon = self.daemon(table, key, notify)
         ready = notify.wait_for("READY=1", limit=10, proc=daemon)
@@ -230,7 +226,7 @@ class DirectoryCost(unittest.TestCase):
     def measure(self, canary_key):
         with slapd.Slapd(debug="256") as ldap:
             table = tables.write_table(os.path.join(ldap.dir, "cost.cf"), users(ldap))
-            notify = harness.NotifyListener()
+            notify = NotifyListener()
             self.addCleanup(notify.close)
             args = ["--conffile", table, "--canary", "%s=%s" % (table, canary_key), "--probe-key",
                     "alice@example.com", "--interval", "0.2", "--full-probe-interval", "120"]

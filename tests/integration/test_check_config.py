@@ -6,16 +6,9 @@ one Postfix refuses as well (postmap: config-error).
 """
 
 import os
-import sys
 import tempfile
-import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import oracle  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, oracle, tables
 
 
 class CheckConfig(harness.SlapdTestCase):

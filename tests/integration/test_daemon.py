@@ -5,20 +5,18 @@ A NOTIFY_SOCKET listener records every datagram; slapd is stopped or started
 under the running daemon to make the outages.
 """
 
+import json
 import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
-import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, tables
+from lhctest.notify import NotifyListener
 
 INTERVAL = 0.1
 FAILURES = 3
@@ -60,7 +58,7 @@ class DaemonBlackBox(harness.SlapdTestCase):
     def setUp(self):
         super().setUp()
         self.table_file = self.table(self.id().rsplit(".", 1)[1] + ".cf", tables.bind_yes(self.ldap, timeout=TIMEOUT))
-        self.notify = harness.NotifyListener()
+        self.notify = NotifyListener()
         self.addCleanup(self.notify.close)
 
     def start(self, extra=(), watchdog_pid=None, table_file=None):
@@ -101,6 +99,40 @@ class DaemonBlackBox(harness.SlapdTestCase):
     def test_watchdog_pid_of_the_daemon(self):
         daemon = self.start(watchdog_pid=True)
         self.wait_watchdogs(daemon, self.wait_ready(daemon))
+
+    def parsed_metrics(self, path):
+        """{(name, server label or None): value}, read by the Prometheus client's own parser
+        (Debian's python3-prometheus-client, for Debian's python3)."""
+        code = ("import json, sys\n"
+                "from prometheus_client.parser import text_string_to_metric_families as parse\n"
+                "out = [[s.name, s.labels.get('server'), s.value]\n"
+                "       for f in parse(open(sys.argv[1]).read()) for s in f.samples]\n"
+                "print(json.dumps(out))\n")
+        result = subprocess.run(["/usr/bin/python3", "-c", code, path], capture_output=True,
+                                text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, "the Prometheus parser refuses it:\n" +
+                         result.stderr + open(path).read())
+        return {(name, server): value for name, server, value in json.loads(result.stdout)}
+
+    def test_metrics_file_healthy_then_the_outage(self):
+        path = os.path.join(self.ldap.dir, "ldap-health-check.prom")
+        daemon = self.start(["--metrics-file", path])
+        self.wait_watchdogs(daemon, self.wait_ready(daemon))
+        m = self.parsed_metrics(path)
+        self.assertEqual(m[("ldap_health_check_up", None)], 1)
+        self.assertEqual(m[("ldap_health_check_server_up", self.ldap.url)], 1, m)
+        self.assertGreaterEqual(m[("ldap_health_check_rounds_total", None)], 3)
+        self.assertEqual(m[("ldap_health_check_round_failures_total", None)], 0)
+        self.assertGreater(m[("ldap_health_check_round_duration_seconds", None)], 0)
+        self.assertEqual(oct(os.stat(path).st_mode & 0o777), oct(0o644))
+        self.ldap.stop()
+        self.assertEqual(daemon.wait(GIVE_UP_BOUND + 10), harness.EXIT_UNAVAILABLE,
+                         self.detail(daemon))
+        m = self.parsed_metrics(path)  # the final state, written before the exit
+        self.assertEqual(m[("ldap_health_check_up", None)], 0)
+        self.assertEqual(m[("ldap_health_check_consecutive_failures", None)], FAILURES)
+        self.assertEqual(m[("ldap_health_check_server_up", self.ldap.url)], 0, m)
+        self.assertFalse(os.path.exists(path + ".tmp"))
 
     def test_outage_gives_up_with_69(self):
         daemon = self.start()

@@ -11,16 +11,12 @@ idletimeout) is not an outage.
 
 import os
 import re
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, slapd, tables
+from lhctest.notify import NotifyListener
 
 INTERVAL = 0.1
 
@@ -37,7 +33,7 @@ class DirectoryCost(unittest.TestCase):
         server.start()
         directory = tempfile.mkdtemp(prefix="lhc-cost-", dir=server.dir)
         table = tables.write_table(os.path.join(directory, "users.cf"), tables.starttls(server, timeout=2))
-        notify = harness.NotifyListener()
+        notify = NotifyListener()
         self.addCleanup(notify.close)
         return server, table, notify
 
@@ -50,11 +46,8 @@ class DirectoryCost(unittest.TestCase):
 
     def rounds_for(self, notify, n, limit=30):
         """Waits for n more good rounds (WATCHDOG=1)."""
-        deadline = time.monotonic() + limit
-        start = notify.text().count("WATCHDOG=1")
-        while notify.text().count("WATCHDOG=1") < start + n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return notify.text().count("WATCHDOG=1") - start
+        start = notify.occurrences("WATCHDOG=1")
+        return notify.wait_count("WATCHDOG=1", start + n, limit) - start
 
     def watch(self, full_probe_interval, n):
         """(good rounds, slapd's log of them) for the daemon after READY=1, n rounds or more."""

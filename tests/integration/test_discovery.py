@@ -21,10 +21,7 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, proc, tables
 
 POSTCONF_DEADLINE = 10.0  # src/postfix_tables.hpp: postconf_deadline
 WATCHING = re.compile(r"watching the LDAP tables Postfix uses: (.*)$", re.M)
@@ -33,7 +30,7 @@ MASTER_CF = "smtp      inet  n       -       y       -       -       smtpd\n"
 
 
 def find_postconf():
-    return shutil.which("postconf", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    return proc.find_program("postconf")
 
 
 def watched(stderr):

@@ -10,15 +10,12 @@ which the test replaces the same way, and local_recipient_maps from a fake postc
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, tables
+from lhctest.notify import NotifyListener
 
 REAL_BINARY = harness.binary()  # before any test points $LHC_BINARY at a wrapper
 TIMEOUT = 2  # the table's `timeout`: the bound of the NSS lookups too
@@ -84,7 +81,7 @@ class NssUser(harness.SlapdTestCase):
 
     def test_hung_nss_stops_the_daemon(self):
         interval, failures = 0.2, 3
-        notify = harness.NotifyListener()
+        notify = NotifyListener()
         self.addCleanup(notify.close)
         binary_in_namespace(self, self.hung_passwd())
         args = ["--conffile", self.table_file, "--nss-user", "root", "--interval", str(interval),

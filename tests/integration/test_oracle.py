@@ -6,15 +6,8 @@ prints, the probe matrix would compare against nonsense without this.
 """
 
 import os
-import sys
-import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import oracle  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, oracle, tables
 
 
 class Oracle(harness.SlapdTestCase):

@@ -10,14 +10,8 @@ ldaps:// and ldapi:// (there the oracle hits its own limit).
 
 import os
 import sys
-import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import oracle  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, oracle, slapd, tables
 
 HUNG_TIMEOUT = 2  # `timeout =` in the hung-server tables
 # Process start-up and scheduling on top of the one timeout; an ASan+UBSan build starts slower.

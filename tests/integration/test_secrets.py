@@ -7,17 +7,11 @@ mode (--once, --check-config, the daemon through reload and outage) runs with
 to quote input: a failed bind, a malformed bind_pw line.
 """
 
-import os
 import resource
 import signal
-import sys
-import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, slapd, tables
+from lhctest.notify import NotifyListener
 
 CANARY = "Canary-Bind-Pw-5150-xQ"
 WRONG_CANARY = "Canary-Wrong-Pw-6161-yR"
@@ -87,7 +81,7 @@ class Secrets(harness.SlapdTestCase):
 
     def test_daemon_debug_reload_and_outage(self):
         path = self.table("daemon.cf", tables.bind_yes(self.ldap, password=CANARY, timeout=2))
-        with harness.NotifyListener() as notify, \
+        with NotifyListener() as notify, \
                 harness.Daemon(["--conffile", path, "--interval", "0.1", "--retry-interval", "0.1",
                                 "--failures", "2", "--probe-key", tables.FOUND_KEY, "--debug"],
                                notify) as daemon:
@@ -118,7 +112,7 @@ class Secrets(harness.SlapdTestCase):
         # The password reaches the process only through the table file: nothing in
         # /proc/PID/cmdline or /proc/PID/environ (what ps e and other local users' tools
         # read) may carry it, before and after a reload.
-        with harness.NotifyListener() as notify:
+        with NotifyListener() as notify:
             daemon = self.start_daemon("proc.cf", notify)
             for stage in ("running", "reloaded"):
                 with self.subTest(stage):
@@ -139,7 +133,7 @@ class Secrets(harness.SlapdTestCase):
         resource.setrlimit(resource.RLIMIT_CORE, (0, old[1]))
         self.addCleanup(resource.setrlimit, resource.RLIMIT_CORE, old)
         for sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
-            with self.subTest(sig.name), harness.NotifyListener() as notify:
+            with self.subTest(sig.name), NotifyListener() as notify:
                 daemon = self.start_daemon("crash-%s.cf" % sig.name, notify)
                 daemon.signal(sig)
                 rc = daemon.wait(10)

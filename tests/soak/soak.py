@@ -13,18 +13,14 @@ growth beyond RSS_TOLERANCE_KIB / ANON_TOLERANCE_KIB or on a single extra fd.
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-import harness  # noqa: E402
-import slapd  # noqa: E402
-import tables  # noqa: E402
+from lhctest import harness, proc, slapd, tables
+from lhctest.notify import NotifyListener
 
 ROUNDS = int(os.environ.get("LHC_SOAK_ROUNDS", "10000"))
 WARMUP = min(1000, ROUNDS // 2)
@@ -36,18 +32,9 @@ INTERVAL = "0.001"
 
 def sample(pid):
     """Memory, fds and threads of a live process, in KiB and counts."""
-    figures = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "Threads"):
-                figures[name] = int(value.split()[0])
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        for line in f:
-            name, _, value = line.partition(":")
-            if name == "Anonymous":
-                figures["Anonymous"] = int(value.split()[0])
-    figures["fds"] = len(os.listdir("/proc/%d/fd" % pid))
+    figures = {k: v for k, v in proc.status(pid).items() if k in ("VmRSS", "Threads")}
+    figures["Anonymous"] = proc.smaps_rollup(pid)["Anonymous"]
+    figures["fds"] = proc.fd_count(pid)
     return figures
 
 
@@ -62,48 +49,26 @@ def steady_sample(pid, n=40):
 
 
 class RoundCounter:
-    """A $NOTIFY_SOCKET that counts good rounds and samples the daemon at two of them."""
+    """Counts good rounds as the datagrams arrive and samples the daemon at two of them."""
 
-    def __init__(self, directory):
-        self.path = os.path.join(directory, "notify")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    def __init__(self):
         self.pid = None
         self.good = 0
         self.failed = 0
         self.samples = {}  # round -> (monotonic time, figures)
         self.last_round_at = time.monotonic()
         self.done = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
 
-    def _loop(self):
-        # Reads on after the last round: a daemon whose datagrams nobody reads blocks in
-        # sd_notify() and could not even act on SIGTERM.
-        while True:
-            try:
-                data = self.sock.recv(4096)
-            except OSError:
-                return
-            if b"WATCHDOG=1" in data.split(b"\n"):
-                self.good += 1
-                self.last_round_at = time.monotonic()
-                if self.good in (WARMUP, ROUNDS):
-                    self.samples[self.good] = (time.monotonic(), steady_sample(self.pid))
-                if self.good >= ROUNDS:
-                    self.done.set()
-            elif b"STATUS=LDAP failing" in data or b"STATUS=LDAP down" in data:
-                self.failed += 1
-
-    def close(self):
-        self.done.set()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        self.thread.join(2)
+    def __call__(self, lines):
+        if "WATCHDOG=1" in lines:
+            self.good += 1
+            self.last_round_at = time.monotonic()
+            if self.good in (WARMUP, ROUNDS):
+                self.samples[self.good] = (time.monotonic(), steady_sample(self.pid))
+            if self.good >= ROUNDS:
+                self.done.set()
+        elif any(line.startswith(("STATUS=LDAP failing", "STATUS=LDAP down")) for line in lines):
+            self.failed += 1
 
 
 def main():
@@ -111,19 +76,20 @@ def main():
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     ldap = slapd.Slapd()
     work = tempfile.mkdtemp(prefix="lhc-soak-")
-    counter = RoundCounter(work)
+    counter = RoundCounter()
+    notify = NotifyListener(on_message=counter, receive_buffer=1 << 20)
     daemon = None
     try:
         ldap.start()
         table = tables.write_table(os.path.join(ldap.dir, "soak.cf"), tables.bind_yes(ldap))
-        env = dict(os.environ, NOTIFY_SOCKET=counter.path, WATCHDOG_USEC="60000000")
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="60000000")
         env.pop("WATCHDOG_PID", None)
         log = open(os.path.join(work, "stderr"), "w+")
         started = time.monotonic()
         daemon = subprocess.Popen([harness.binary(), "--conffile", table, "--interval", INTERVAL,
                                    "--probe-key", tables.FOUND_KEY],
                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                  start_new_session=True, preexec_fn=slapd.die_with_parent)
+                                  start_new_session=True, preexec_fn=proc.die_with_parent)
         counter.pid = daemon.pid
         while not counter.done.wait(1):
             if daemon.poll() is not None:
@@ -145,7 +111,7 @@ def main():
         if daemon is not None and daemon.poll() is None:
             daemon.kill()
             daemon.wait()
-        counter.close()
+        notify.close()
         ldap.cleanup()
 
 

@@ -151,3 +151,20 @@ TEST(CommandLine, BadCanariesAndNssUsers) {
     EXPECT_NE(usage_error({"--nss-user", ""}).find("--nss-user must name a user"),
               std::string::npos);
 }
+
+TEST(CommandLine, WaitBelongsToOnceAndIsBounded) {
+    EXPECT_DOUBLE_EQ(parse({"--once", "--wait", "60"}).wait, 60);
+    EXPECT_DOUBLE_EQ(parse({"--once"}).wait, 0);
+    EXPECT_THROW(parse({"--wait", "60"}), UsageError);
+    EXPECT_THROW(parse({"--once", "--wait", "-1"}), UsageError);
+    EXPECT_THROW(parse({"--once", "--wait", "3601"}), UsageError);
+    EXPECT_THROW(parse({"--once", "--wait", "nan"}), UsageError);
+}
+
+TEST(CommandLine, MetricsFileIsForTheDaemonAndNamesAFile) {
+    EXPECT_EQ(parse({"--metrics-file", "/var/lib/x/ldap.prom"}).metrics_file,
+              "/var/lib/x/ldap.prom");
+    EXPECT_THROW(parse({"--metrics-file", ""}), UsageError);
+    EXPECT_THROW(parse({"--metrics-file", "/x.prom", "--once"}), UsageError);
+    EXPECT_THROW(parse({"--metrics-file", "/x.prom", "--check-config"}), UsageError);
+}

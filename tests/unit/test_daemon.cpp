@@ -3,8 +3,11 @@
 #include "exit_codes.hpp"
 #include "fakes.hpp"
 
+#include <functional>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 using namespace lhc;
 using namespace lhc::testing;
@@ -12,13 +15,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Captures log lines instead of writing them to stderr.
+// Captures log lines instead of writing them to stderr, and the events as the journal would
+// get them (their text is in `text` too, as the line it would have been).
 class CapturingLogger final : public Logger {
   public:
+    CapturingLogger() { use_journal(true); }
     std::string text;
+    std::vector<std::pair<Event, EventFields>> events;
 
   protected:
     void write_line(std::string_view line) override { text += line; }
+    bool write_event(Event e, Priority p, std::string_view line, const EventFields &f) override {
+        events.emplace_back(e, f);
+        text += "<" + std::to_string(static_cast<int>(p)) + ">" + std::string(line) + "\n";
+        return true;
+    }
 };
 
 struct Harness {
@@ -36,6 +47,7 @@ struct Harness {
     std::optional<Duration> loop_round_hangs_for;
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
+    std::function<void(Daemon &)> daemon_setup;
 
     int run(Policy policy = Policy{5s, 500ms, 3}) {
         daemon = std::make_unique<Daemon>(
@@ -51,6 +63,8 @@ struct Harness {
                 return p;
             },
             notifier, events, runner, reloader, log);
+        if (daemon_setup)
+            daemon_setup(*daemon);
         return daemon->run();
     }
 };
@@ -95,6 +109,38 @@ TEST(Daemon, OutageExitsAfterFailuresWithinIntervalPlusRetries) {
         << h.log.text;
     EXPECT_NE(h.notifier.messages.back().find("STATUS=LDAP down: 3 of 3"), std::string::npos)
         << h.notifier.messages.back();
+}
+
+TEST(Daemon, TheOutageIsOneEventNamingServerTableAndStep) {
+    Harness h;
+    h.script = {true, false};
+    EXPECT_EQ(h.run(), exit_unavailable);
+    std::vector<Event> seen;
+    for (auto &[e, f] : h.log.events)
+        seen.push_back(e);
+    EXPECT_EQ(seen, (std::vector<Event>{Event::ready, Event::round_failed, Event::round_failed,
+                                        Event::round_failed, Event::down}));
+    const EventFields &down = h.log.events.back().second;
+    EXPECT_FALSE(down.server.empty());
+    EXPECT_FALSE(down.table.empty());
+    EXPECT_EQ(down.step, "connect");
+    EXPECT_FALSE(down.result.empty());
+}
+
+TEST(Daemon, MetricsAfterEveryRoundAndTheOutageLast) {
+    struct Sink final : MetricsSink {
+        std::vector<std::string> texts;
+        void write(const Metrics &m) override { texts.push_back(m.text()); }
+    } sink;
+    Harness h;
+    h.script = {true, false};
+    h.daemon_setup = [&](Daemon &d) { d.report_metrics_to(sink); };
+    EXPECT_EQ(h.run(), exit_unavailable);
+    ASSERT_EQ(sink.texts.size(), 4u) << "one good round and three failed ones";
+    EXPECT_NE(sink.texts[0].find("\nldap_health_check_up 1\n"), std::string::npos);
+    EXPECT_NE(sink.texts[3].find("\nldap_health_check_up 0\n"), std::string::npos);
+    EXPECT_NE(sink.texts[3].find("\nldap_health_check_consecutive_failures 3\n"),
+              std::string::npos);
 }
 
 TEST(Daemon, SingleFailedRoundBetweenGoodOnesKeepsRunning) {

@@ -1,7 +1,10 @@
 // SdNotifier against a real AF_UNIX datagram socket set as NOTIFY_SOCKET, as systemd does it.
 #include "notifier.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <string>
@@ -57,6 +60,59 @@ TEST(SdNotifier, SendsTheStateAsOneDatagram) {
     EXPECT_EQ(sock.receive(), "READY=1\nSTATUS=LDAP healthy");
     n.notify("WATCHDOG=1");
     EXPECT_EQ(sock.receive(), "WATCHDOG=1");
+}
+
+static int open_fds() {
+    int n = 0;
+    for (int fd = 0; fd < 1024; ++fd)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
+
+TEST(SdNotifier, KeepsOneSocketForEveryMessage) {
+    NotifySocket sock;
+    SdNotifier n;
+    int before = open_fds();
+    n.notify("STATUS=first");
+    EXPECT_EQ(sock.receive(), "STATUS=first");
+    EXPECT_EQ(open_fds(), before + 1) << "the socket is not kept open";
+    for (int i = 0; i < 50; ++i) {
+        n.notify("WATCHDOG=1");
+        EXPECT_EQ(sock.receive(), "WATCHDOG=1");
+    }
+    EXPECT_EQ(open_fds(), before + 1) << "a socket per message";
+}
+
+TEST(SdNotifier, ConnectsAgainWhenTheManagerReplacedItsSocket) {
+    SdNotifier n;
+    {
+        NotifySocket sock;
+        n.notify("READY=1");
+        EXPECT_EQ(sock.receive(), "READY=1");
+    }
+    NotifySocket again; // a new socket, as after systemd's daemon-reexec
+    n.notify("WATCHDOG=1");
+    EXPECT_EQ(again.receive(), "WATCHDOG=1");
+}
+
+TEST(SdNotifier, ReachesAnAbstractSocket) {
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string name = "lhc-notify-test-" + std::to_string(getpid());
+    name.copy(addr.sun_path + 1, sizeof addr.sun_path - 2);
+    auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&addr), size), 0);
+    setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1);
+    SdNotifier n;
+    n.notify("READY=1");
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 1000), 1);
+    char buf[64];
+    ssize_t got = recv(fd, buf, sizeof buf, 0);
+    EXPECT_EQ(std::string(buf, static_cast<size_t>(std::max<ssize_t>(got, 0))), "READY=1");
+    unsetenv("NOTIFY_SOCKET");
+    close(fd);
 }
 
 TEST(SdNotifier, WithoutNotifySocketNothingFails) {

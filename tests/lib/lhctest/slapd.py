@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A throwaway slapd on loopback for integration tests and the demo.
 
 One server listens on ldap:// (StartTLS too), ldaps:// and ldapi://, serves
@@ -22,14 +21,14 @@ serve as Postfix result attributes, because the schemas we load have no
 Anonymous read is allowed on everything but userPassword, so `bind = no`
 works.  SASL EXTERNAL over ldapi:// maps the calling Unix user to the rootdn.
 
-Command line (used by tests/demo.sh):
-  slapd.py serve DIR    start a server in DIR, write DIR/env (shell syntax)
+Command line (used by tests/demo.sh and debian/tests/probe):
+  python3 -m lhctest.slapd serve DIR
+                        start a server in DIR, write DIR/env (shell syntax)
                         and DIR/table.cf, run until SIGTERM/SIGINT or until
                         slapd exits.
 """
 
 import atexit
-import ctypes
 import os
 import shutil
 import signal
@@ -39,6 +38,8 @@ import sys
 import tempfile
 import time
 import urllib.parse
+
+from lhctest import proc
 
 SUFFIX = "dc=example,dc=com"
 ROOT_DN = "cn=admin," + SUFFIX
@@ -65,19 +66,9 @@ def _cleanup_all():
         server.cleanup()
 
 
-def die_with_parent():
-    """preexec_fn: SIGKILL the child when the test process dies.
-
-    A test runner that times a test out kills the Python process; without
-    this its slapd and daemon children would live on and hold their ports.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def find_slapd():
     """Path of slapd (usually in /usr/sbin, which may not be on PATH)."""
-    return shutil.which("slapd", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    return proc.find_program("slapd")
 
 
 def missing_tools():
@@ -86,7 +77,7 @@ def missing_tools():
     if not find_slapd():
         missing.append("slapd")
     for tool in ("ldapsearch", "ldapmodify", "openssl", "slapadd"):
-        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
+        if not proc.find_program(tool):
             missing.append(tool)
     if not os.path.isdir(SCHEMA_DIR):
         missing.append(SCHEMA_DIR)
@@ -127,10 +118,10 @@ class ClosedPort:
 def _run(argv, **kwargs):
     """Run a helper program with a bound wait; raise with its output on failure."""
     kwargs.setdefault("timeout", 30)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s%s" % (argv[0], proc.returncode, proc.stdout, proc.stderr))
-    return proc
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    if done.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s%s" % (argv[0], done.returncode, done.stdout, done.stderr))
+    return done
 
 
 def make_certificates(directory):
@@ -258,7 +249,7 @@ class Slapd:
         self.proc = subprocess.Popen(
             [find_slapd(), "-d", self._debug, "-h", " ".join([self.url, self.ldaps_url, self.ldapi_url]),
              "-f", self.conf_path],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=proc.die_with_parent)
         log.close()
         self.hung = False
         self._wait_ready(t0 + timeout)
@@ -312,12 +303,13 @@ class Slapd:
         self.hung = True
         # Delivery is asynchronous: without this wait a client started right
         # away may still be served by threads that have not stopped yet.
-        _wait_for(lambda: _all_threads_in_state(self.proc.pid, "T"), 5.0, "slapd to stop")
+        proc.wait_until(lambda: proc.all_threads_in_state(self.proc.pid, "T"), 5.0, "slapd to stop")
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)
         self.hung = False
-        _wait_for(lambda: not _all_threads_in_state(self.proc.pid, "T"), 5.0, "slapd to continue")
+        proc.wait_until(lambda: not proc.all_threads_in_state(self.proc.pid, "T"), 5.0,
+                        "slapd to continue")
 
     def cleanup(self):
         _LIVE.discard(self)
@@ -344,37 +336,20 @@ class Slapd:
 
     # -- data --------------------------------------------------------------
 
+    def ldapmodify(self, ldif, add=False):
+        """Apply LDIF as the rootdn through ldapi:// SASL EXTERNAL (add: entries without
+        changetype are added)."""
+        _run(["ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", self.ldapi_url, *(["-a"] if add else [])],
+             input=ldif, timeout=10)
+
     def change_password(self, dn, new_password):
-        """Replace userPassword of dn, as the rootdn through ldapi:// SASL EXTERNAL."""
-        ldif = "dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n" % (dn, new_password)
-        _run(["ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", self.ldapi_url], input=ldif, timeout=10)
+        """Replace userPassword of dn."""
+        self.ldapmodify("dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n"
+                        % (dn, new_password))
 
     def ldapsearch(self, *args):
         """ldapsearch as the rootdn over ldapi://; returns stdout."""
         return _run(["ldapsearch", "-Q", "-LLL", "-Y", "EXTERNAL", "-H", self.ldapi_url, *args], timeout=10).stdout
-
-
-def _all_threads_in_state(pid, state):
-    """True when every thread of pid is in /proc state `state` (e.g. "T")."""
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-        states = []
-        for tid in tasks:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                states.append(f.read().rsplit(")", 1)[1].split()[0])
-    except OSError:
-        return False
-    return bool(states) and all(s == state for s in states)
-
-
-def _wait_for(predicate, limit, what):
-    deadline = time.monotonic() + limit
-    delay = 0.001
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
 
 
 def _ber_len(data):
@@ -408,8 +383,7 @@ def anonymous_bind_ok(host, port, timeout):
 
 def _serve(directory):
     """Run a server in `directory` for the demo until told to stop."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import tables
+    from lhctest import tables  # tables imports this module: not at the top
 
     server = Slapd(directory)
     stop = []
@@ -436,5 +410,5 @@ def _serve(directory):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         sys.exit(_serve(sys.argv[2]))
-    sys.stderr.write("usage: %s serve DIR\n" % sys.argv[0])
+    sys.stderr.write("usage: python3 -m lhctest.slapd serve DIR\n")
     sys.exit(64)

@@ -6,13 +6,13 @@ TLS URLs always name 127.0.0.1: libldap replaces "localhost" with the host
 name, and the certificate check would then fail for a reason no test means.
 
 All tables look up `mail` under ou=people and return `description` (the
-mailbox path, see slapd.py); FOUND_KEY exists, NOTFOUND_KEY does not.
+mailbox path, see lhctest/slapd.py); FOUND_KEY exists, NOTFOUND_KEY does not.
 """
 
 import os
 import time
 
-import slapd as _slapd
+from lhctest import slapd
 
 FOUND_KEY = "alice@example.com"
 FOUND_VALUE = "example.com/alice/"
@@ -22,7 +22,7 @@ NOTFOUND_KEY = "nobody@example.com"
 def base(server_host, timeout=5):
     return {
         "server_host": server_host,
-        "search_base": "ou=people," + _slapd.SUFFIX,
+        "search_base": "ou=people," + slapd.SUFFIX,
         "scope": "sub",
         "query_filter": "(mail=%s)",
         "result_attribute": "description",
@@ -40,9 +40,9 @@ def anonymous(server, timeout=5):
     return _with(base(server.url, timeout), bind="no")
 
 
-def bind_yes(server, password=_slapd.SERVICE_PW, timeout=5):
+def bind_yes(server, password=slapd.SERVICE_PW, timeout=5):
     """Plain ldap://, simple bind as the service account."""
-    return _with(base(server.url, timeout), bind="yes", bind_dn=_slapd.SERVICE_DN, bind_pw=password)
+    return _with(base(server.url, timeout), bind="yes", bind_dn=slapd.SERVICE_DN, bind_pw=password)
 
 
 plain = bind_yes
@@ -53,7 +53,7 @@ def wrong_password(server, password="Wrong-Pw-Not-Svc-9", timeout=5):
 
 
 def wrong_base(server, timeout=5):
-    return _with(bind_yes(server, timeout=timeout), search_base="ou=nowhere," + _slapd.SUFFIX)
+    return _with(bind_yes(server, timeout=timeout), search_base="ou=nowhere," + slapd.SUFFIX)
 
 
 def starttls(server, timeout=5):
@@ -88,12 +88,21 @@ def version2(server, timeout=5):
     return _with(bind_yes(server, timeout=timeout), version="2")
 
 
+def render(params):
+    """The text of a table: `name = value` lines in order, after a comment."""
+    return "# written by lhctest.tables\n" + "".join("%s = %s\n" % kv for kv in params.items())
+
+
 def write_table(path, params, mode=0o640):
-    """Write `name = value` lines in order; return the path."""
-    text = "".join("%s = %s\n" % (k, v) for k, v in params.items())
+    """Write render(params) to path; return the path."""
+    return write_file(path, render(params), mode)
+
+
+def write_file(path, text, mode=0o640):
+    """Write a table's text as it is (line ends included); return the path."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write("# written by tests/lib/tables.py\n" + text)
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(text)
     os.chmod(path, mode)
     # Postfix (dict_load_file) waits, sleeping a second at a time, until a file
     # it loads is older than two seconds; an hour-old mtime keeps postmap fast.

@@ -1,29 +1,22 @@
 """Running the built ldap-health-check binary from integration tests.
 
-The binary comes from $LHC_BINARY (set by tests/integration/meson.build), or
+The binary comes from $LHC_BINARY (set by tests/meson.build), or
 build/src/ldap-health-check when a test script is run by hand.  Every wait is
 bounded, every child is killed and reaped in cleanup.
 """
 
-import atexit
-import collections
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-import oracle
-import slapd
-import tables
+from lhctest import oracle, proc, slapd, tables
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 EXIT_OK = 0
 EXIT_USAGE = 64
@@ -62,22 +55,12 @@ def main():
     unittest.main(verbosity=2, buffer=False)
 
 
-Result = collections.namedtuple("Result", "returncode stdout stderr elapsed")
-
-
 def run(args, limit=30.0, env=None):
-    """Run the binary to completion (killed after `limit` s); return a Result."""
-    t0 = time.monotonic()
-    proc = subprocess.Popen([binary(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-                            preexec_fn=slapd.die_with_parent)
-    try:
-        out, err = proc.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        err += "\n[harness: killed after %.1f s]\n" % limit
-    return Result(proc.returncode, out, err, time.monotonic() - t0)
+    """Run the binary to completion (killed after `limit` s); return a proc.Result."""
+    result = proc.run([binary(), *args], limit, env)
+    if result.timed_out:
+        result = result._replace(stderr=result.stderr + "\n[harness: killed after %.1f s]\n" % limit)
+    return result
 
 
 def conffile_args(*tables):
@@ -101,107 +84,8 @@ def assert_log_format(test, stderr):
         test.assertRegex(line, PRIORITY_LINE, "log line without <N> prefix")
 
 
-_LIVE = set()  # listeners and daemons not cleaned up yet
-
-
-@atexit.register
-def _cleanup_all():
-    for thing in list(_LIVE):
-        thing.close()
-
-
-class NotifyListener:
-    """A $NOTIFY_SOCKET: an AF_UNIX datagram socket in a private directory.
-
-    Every datagram is kept with its arrival time as a list of KEY=VALUE lines.
-    """
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="lhc-notify-")
-        self.path = os.path.join(self.dir, "notify")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.messages = []  # (monotonic time, [lines])
-        self._cond = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        _LIVE.add(self)
-
-    def _loop(self):
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except OSError:
-                return
-            if self._closed:
-                return
-            with self._cond:
-                self.messages.append((time.monotonic(), data.decode(errors="replace").splitlines()))
-                self._cond.notify_all()
-
-    def lines(self):
-        """All KEY=VALUE lines so far, in order, as (index, time, line)."""
-        with self._cond:
-            return [(i, t, line) for i, (t, msg) in enumerate(self.messages) for line in msg]
-
-    def count(self):
-        with self._cond:
-            return len(self.messages)
-
-    def find(self, line, after=0):
-        """Index of the first message at or after `after` holding `line`, or None."""
-        with self._cond:
-            for i in range(after, len(self.messages)):
-                if line in self.messages[i][1]:
-                    return i
-        return None
-
-    def wait_for(self, line, after=0, limit=10.0, proc=None):
-        """Index of the first message >= after holding `line`; None after `limit` s.
-
-        Stops early when `proc` (a Daemon) has exited and nothing is pending.
-        """
-        deadline = time.monotonic() + limit
-        with self._cond:
-            while True:
-                for i in range(after, len(self.messages)):
-                    if line in self.messages[i][1]:
-                        return i
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                if proc is not None and proc.poll() is not None:
-                    # Let a datagram sent just before exit land, then give up.
-                    self._cond.wait(0.05)
-                    proc = None
-                    continue
-                self._cond.wait(min(left, 0.05))
-
-    def text(self):
-        with self._cond:
-            return "\n".join("\n".join(m) for _, m in self.messages)
-
-    def close(self):
-        _LIVE.discard(self)
-        self._closed = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        self._thread.join(2)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 class Daemon:
-    """The binary in daemon mode, talking to a NotifyListener.
+    """The binary in daemon mode, talking to a lhctest.notify.NotifyListener.
 
     watchdog_pid: None leaves $WATCHDOG_PID unset; True sets it to the
     daemon's own PID (through `sh -c 'exec'`, which keeps the PID).
@@ -218,7 +102,7 @@ class Daemon:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-                                     preexec_fn=slapd.die_with_parent)
+                                     preexec_fn=proc.die_with_parent)
         self.pid = self.proc.pid
         self._out, self._err = [], []
         self._cond = threading.Condition()
