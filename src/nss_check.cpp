@@ -28,7 +28,7 @@ const char *const consequence =
 ProbeResult nss_result(const std::string &user) {
     ProbeResult r;
     r.tables = "NSS user " + user;
-    r.server = "getpwnam";
+    // No server: the NSS path is not one of the LDAP servers that STATUS= and metrics list.
     r.step = ProbeStep::search;
     return r;
 }
