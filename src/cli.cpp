@@ -35,7 +35,8 @@ po::options_description describe_options(Options &o, std::vector<std::string> &c
             "last good round";
     const std::string full_help = full.str();
     std::ostringstream wait;
-    wait << "with --once: keep probing, a round every --interval, until one is healthy or SEC "
+    wait << "with --once: keep probing, a round every --retry-interval (each follows a failed "
+            "one), until one is healthy or SEC "
             "seconds (0 to "
          << max_wait << ") have passed; a verdict is printed only when it changes";
     const std::string wait_help = wait.str();

@@ -141,7 +141,13 @@ std::string Daemon::status(const RoundResult &round, const HealthState::Step &st
            round.first_failure();
 }
 
+// Only a list of servers can be degraded: a single server that fails is an outage, which the
+// failed rounds report.
 void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
+    if (servers.size() < 2)
+        return;
+    auto answering = std::count_if(servers.begin(), servers.end(),
+                                   [](const ServerState &s) { return s.answers; });
     for (const auto &s : servers) {
         auto [it, first] = server_answers_.try_emplace(s.url, s.answers);
         if (!first && it->second == s.answers)
@@ -149,8 +155,11 @@ void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
         it->second = s.answers;
         if (!s.answers)
             log_.event(Event::degraded, Priority::warning,
-                       msg() << "LDAP server " << s.url << " fails (" << s.why
-                             << "); Postfix uses the others while they answer",
+                       msg() << "LDAP server " << s.url << " fails (" << s.why << ")"
+                             << (answering > 0 ? "; " + std::to_string(answering) + " of " +
+                                                     std::to_string(servers.size()) +
+                                                     " servers answer, Postfix still works"
+                                               : ""),
                        {s.url, "", "", s.why});
         else if (!first)
             log_.event(Event::server_back, Priority::notice,

@@ -121,7 +121,8 @@ std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
                                         true, o.nss_users);
 }
 
-// One round, or with --wait a round every --interval until one is healthy or the time is up.
+// One round, or with --wait a round every --retry-interval (each follows a failed one, as in
+// the daemon) until one is healthy or the time is up.
 // The recover timer waits this way during an outage: one process a minute with one line per
 // change of verdict, where a process every two seconds wrote six journal lines each time.
 int once(const Options &o, Logger &log) {
@@ -151,7 +152,7 @@ int once(const Options &o, Logger &log) {
         if (verdict != last)
             std::cout << verdict << std::endl;
         last = std::move(verdict);
-        TimePoint next = start + seconds(o.interval);
+        TimePoint next = start + seconds(o.retry_interval);
         if (next > until)
             break;
         std::this_thread::sleep_until(next);

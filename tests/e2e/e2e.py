@@ -26,6 +26,9 @@ from lhctest.mailhost import (BIND_PW, FAILURES, INTERVAL, RECOVER, RETRY, SLACK
 UNITS = ("ldap-health-check.service", "ldap-health-check-outage.service",
          "ldap-health-check-recover.service", "ldap-health-check-recover.timer")
 DETECT = INTERVAL * FAILURES + TIMEOUT + SLACK  # from the outage to postfix stopped
+OUTAGE_ID = "59d3dbaad4bc4980b29bd945bf16e74d"  # MESSAGE_ID of "LDAP down, exiting"
+QUIET_LINES = 10  # journal lines in any minute of an outage after the first
+QUICK_RECOVERY = 5.0  # seconds from LDAP answering to postfix active, after a long outage
 
 
 # ---------------------------------------------------------------- scenarios
@@ -82,6 +85,45 @@ def healthy(r, deb):
     r.record("healthy: RCPT TO an unknown user answers 550", rcpt.startswith("550"), rcpt)
 
 
+METRICS_DIR = "/var/lib/prometheus/node-exporter"  # Debian's textfile collector directory
+METRICS_DROPIN = f"""[Service]
+ReadWritePaths={METRICS_DIR}
+SupplementaryGroups=postfix prometheus
+"""
+
+
+def metrics_file(r, deb):
+    """--metrics-file with the operator guide's drop-in: the file appears in the collector's
+    directory, readable by others, and the sandbox keeps its score."""
+    c = r.c
+    c.sh(f"getent group prometheus || groupadd --system prometheus; "
+         f"install -d -o root -g prometheus -m 0775 {METRICS_DIR}")
+    dropin = "/etc/systemd/system/ldap-health-check.service.d/metrics.conf"
+    c.write(dropin, METRICS_DROPIN)
+    options = c.sh("cat /etc/default/ldap-health-check").stdout
+    path = f"{METRICS_DIR}/ldap-health-check.prom"
+    c.write("/etc/default/ldap-health-check",
+            options.replace('OPTS="', f'OPTS="--metrics-file {path} '))
+    c.sh("systemctl daemon-reload && systemctl restart ldap-health-check postfix")
+    r.wait_for(lambda: c.sh(f"test -s {path}", check=False).returncode == 0, 10)
+    text = c.sh(f"cat {path}", check=False).stdout
+    mode = c.sh(f"stat -c %a {path}", check=False).stdout.strip()
+    r.record("metrics: the file in the collector's directory says up 1, mode 644",
+             "\nldap_health_check_up 1\n" in "\n" + text and mode == "644",
+             f"mode {mode}, {len(text.splitlines())} lines")
+    log(text)
+    out = c.sh("systemd-analyze security --no-pager ldap-health-check.service", check=False).stdout
+    score = re.search(r"exposure level for \S+: ([0-9.]+) (\w+)", out)
+    r.record("metrics: with the drop-in, systemd-analyze security <= 1.5",
+             bool(score) and float(score.group(1)) <= 1.5,
+             " ".join(score.groups()) if score else out[-60:])
+    c.sh(f"rm -f {dropin}")
+    c.write("/etc/default/ldap-health-check", options)
+    c.sh("systemctl daemon-reload && systemctl restart ldap-health-check postfix")
+    r.record("metrics: back to the shipped unit, postfix active",
+             r.wait_for(r.postfix_up, 10) is not None)
+
+
 def outage(r, title, break_cmd, repair_cmd, bound, why):
     """break_cmd stops postfix within `bound`, why(since) says so in the journal; after
     repair_cmd postfix is back within RECOVER with no manual step."""
@@ -116,6 +158,53 @@ def systemd_said(text):
 def slapd_stopped(r, deb):
     outage(r, "slapd stopped", "systemctl stop slapd", "systemctl start slapd", DETECT,
            daemon_said)
+
+
+def journal_events(r, deb):
+    """The outage is a journal event of its own, found by MESSAGE_ID with its fields, and
+    journalctl -x explains it from the package's catalog."""
+    c = r.c
+    since = r.now()
+    c.sh("systemctl stop slapd")
+    down = r.wait_for(r.postfix_down, DETECT) is not None
+    entry = c.sh(f"journalctl -q --no-pager -o verbose --since '@{since}' MESSAGE_ID={OUTAGE_ID}",
+                 check=False).stdout
+    fields = [line.strip() for line in entry.splitlines() if line.strip().startswith("LDAP_")]
+    r.record("journal: journalctl MESSAGE_ID= finds the outage, with its LDAP_ fields",
+             down and "LDAP_SERVER=ldap://127.0.0.1/" in fields and "LDAP_STEP=connect" in fields,
+             " ".join(fields)[:60])
+    explained = c.sh("journalctl -x -q --no-pager -u ldap-health-check -u postfix@- "
+                     f"--since '@{since}'", check=False).stdout
+    log("journalctl -x during the outage:\n" + explained)
+    log(c.sh("systemctl status --no-pager ldap-health-check", check=False).stdout)
+    r.record("journal: journalctl -x explains the outage from the catalog",
+             "No manual step is needed to come back" in explained
+             and "sending servers fall back to the secondary MX" in explained)
+    c.sh("systemctl start slapd")
+    r.timed("journal: postfix active again", r.postfix_up, RECOVER)
+
+
+def quiet_outage(r, deb):
+    """A long outage stays quiet in the journal (the recover probe waits for LDAP itself) and
+    ends as fast as a short one."""
+    c = r.c
+    c.sh("systemctl stop slapd")
+    if not r.timed("long outage: postfix stopped", r.postfix_down, DETECT):
+        c.sh("systemctl start slapd")
+        return
+    begin = float(r.now())
+    # The measurement is a window of the outage's second minute: nothing to poll for.
+    time.sleep(125)
+    lines = c.sh(f"journalctl -q --no-pager --since '@{begin + 60:.3f}' "
+                 f"--until '@{begin + 120:.3f}'", check=False).stdout.splitlines()
+    log("journal of the outage's second minute:\n" + "\n".join(lines))
+    r.record(f"long outage: journal lines in its second minute <= {QUIET_LINES}",
+             len(lines) <= QUIET_LINES, f"{len(lines)} lines", str(QUIET_LINES))
+    answered = r.now()
+    c.sh("systemctl start slapd")
+    r.timed("long outage: postfix active after slapd answers", r.postfix_up, QUICK_RECOVERY)
+    log("journal of the recovery:\n" + c.sh(f"journalctl -q --no-pager -o short-precise "
+                                             f"--since '@{answered}'", check=False).stdout)
 
 
 def slapd_hung(r, deb):
@@ -314,12 +403,15 @@ SCENARIOS = (
     installed_units,
     enable,
     healthy,
+    metrics_file,
     slapd_stopped,
+    journal_events,
     slapd_hung,
     guard_killed,
     guard_hung,
     admin_stop,
     start_with_ldap_down,
+    quiet_outage,
     zero_config,
     nss_path,
     upgrade,

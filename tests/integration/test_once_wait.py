@@ -34,7 +34,7 @@ class OnceWait(unittest.TestCase):
         return proc
 
     def test_ends_at_the_first_good_round(self):
-        proc = self.start("--once", "--wait", "60", "--interval", "0.5",
+        proc = self.start("--once", "--wait", "60", "--retry-interval", "0.5",
                           "--conffile", self.table(tables.bind_yes(self.ldap)))
         first = proc.stdout.readline()  # the first failed round has been made
         self.assertTrue(first.startswith("unhealthy: "), first)
@@ -49,18 +49,18 @@ class OnceWait(unittest.TestCase):
         harness.assert_no_secret(self, first, out, err)
 
     def test_prints_a_verdict_only_when_it_changes(self):
-        proc = self.start("--once", "--wait", "3", "--interval", "0.25", "--debug",
+        proc = self.start("--once", "--wait", "3", "--retry-interval", "0.25", "--debug",
                           "--conffile", self.table(tables.bind_yes(self.ldap)))
         out, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, harness.EXIT_UNAVAILABLE, err)
         rounds = err.count(": connect: ")
-        self.assertGreaterEqual(rounds, 5, "a round every --interval for 3 s:\n" + err)
+        self.assertGreaterEqual(rounds, 5, "a round every --retry-interval for 3 s:\n" + err)
         self.assertEqual(len(out.splitlines()), 1, out)
         self.assertIn("Can't contact LDAP server", out)
 
     def test_a_new_verdict_is_printed(self):
         # Down first, then up with a password the server refuses: two verdicts.
-        proc = self.start("--once", "--wait", "4", "--interval", "0.25",
+        proc = self.start("--once", "--wait", "4", "--retry-interval", "0.25",
                           "--conffile", self.table(tables.wrong_password(self.ldap)))
         first = proc.stdout.readline()
         self.assertIn("Can't contact LDAP server", first)
@@ -72,7 +72,7 @@ class OnceWait(unittest.TestCase):
         harness.assert_no_secret(self, first, out, err)
 
     def test_without_wait_one_round(self):
-        result = harness.run(["--once", "--interval", "0.1",
+        result = harness.run(["--once", "--retry-interval", "0.1",
                               "--conffile", self.table(tables.bind_yes(self.ldap))], limit=20)
         self.assertEqual(result.returncode, harness.EXIT_UNAVAILABLE, result.stderr)
         self.assertLess(result.elapsed, 5)

@@ -190,7 +190,14 @@ class FakeProber final : public Prober {
     Duration worst_case() const override { return worst; }
     std::string summary() const override { return "1 search on 1 connection"; }
     bool connection_closed() override { return std::exchange(closed, false); }
+    // Round by round: the states after round N are servers_by_round[min(N, size) - 1].
+    std::vector<ServerState> server_states() const override {
+        if (servers_by_round.empty() || rounds == 0)
+            return {};
+        return servers_by_round.at(std::min(rounds, servers_by_round.size()) - 1);
+    }
 
+    std::vector<std::vector<ServerState>> servers_by_round;
     bool closed = false; // the next io wakeup reports a closed idle connection
     bool loop_rounds = false;
     bool kept_fails_once = false;

@@ -45,6 +45,7 @@ struct Harness {
     bool loop_rounds = false;            // kept-connection rounds run in the daemon's loop
     bool kept_fails_once = false;
     std::optional<Duration> loop_round_hangs_for;
+    std::vector<std::vector<ServerState>> servers_by_round;
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
     std::function<void(Daemon &)> daemon_setup;
@@ -59,6 +60,7 @@ struct Harness {
                 p->loop_rounds = loop_rounds;
                 p->kept_fails_once = kept_fails_once;
                 p->loop_round_hangs_for = loop_round_hangs_for;
+                p->servers_by_round = servers_by_round;
                 prober = p.get();
                 return p;
             },
@@ -141,6 +143,41 @@ TEST(Daemon, MetricsAfterEveryRoundAndTheOutageLast) {
     EXPECT_NE(sink.texts[3].find("\nldap_health_check_up 0\n"), std::string::npos);
     EXPECT_NE(sink.texts[3].find("\nldap_health_check_consecutive_failures 3\n"),
               std::string::npos);
+}
+
+TEST(Daemon, ADegradedListIsOneWarningAStatusOfItsOwnAndOneNoticeWhenBack) {
+    Harness h;
+    h.script = {true};
+    ServerState one{"ldap://ldap1/", true, "", {}}, two{"ldap://ldap2/", true, "", {}};
+    ServerState one_down{"ldap://ldap1/", false, "connect: Can't contact LDAP server", {}};
+    h.servers_by_round = {
+        {one, two}, {one_down, two}, {one_down, two}, {one_down, two}, {one, two}};
+    h.events.signal_at(27s, Wakeup::terminate); // rounds at 0, 5, 10, 15, 20 and 25 s
+    EXPECT_EQ(h.run(), exit_ok);
+    std::vector<Event> seen;
+    for (auto &[e, f] : h.log.events)
+        if (e == Event::degraded || e == Event::server_back)
+            seen.push_back(e);
+    EXPECT_EQ(seen, (std::vector<Event>{Event::degraded, Event::server_back})) << h.log.text;
+    EXPECT_NE(h.notifier.messages[2].find("STATUS=LDAP degraded: ldap://ldap1/: connect: Can't "
+                                          "contact LDAP server, 1/2 servers answer, last round"),
+              std::string::npos)
+        << h.notifier.messages[2];
+    EXPECT_NE(h.notifier.messages[5].find("STATUS=LDAP healthy: 1 search on 1 connection, 2/2 "
+                                          "servers answer"),
+              std::string::npos)
+        << h.notifier.messages[5];
+    EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 6) << "degraded is healthy, as for Postfix";
+}
+
+TEST(Daemon, ASingleServerThatFailsIsAnOutageNotDegraded) {
+    Harness h;
+    h.script = {true, false};
+    h.servers_by_round = {{{"ldap://ldap1/", true, "", {}}},
+                          {{"ldap://ldap1/", false, "connect: Can't contact LDAP server", {}}}};
+    EXPECT_EQ(h.run(), exit_unavailable);
+    for (auto &[e, f] : h.log.events)
+        EXPECT_NE(e, Event::degraded) << h.log.text;
 }
 
 TEST(Daemon, SingleFailedRoundBetweenGoodOnesKeepsRunning) {
