@@ -123,9 +123,6 @@ void check(const Options &o) {
     }
     if (o.wait > 0 && !o.once)
         throw UsageError("--wait applies to --once only");
-    if (!o.metrics_file.empty() && (o.once || o.check_config))
-        throw UsageError("--metrics-file applies to the daemon only, not to --once or "
-                         "--check-config");
 }
 
 bool is_number(const std::string &word) {
