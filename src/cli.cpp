@@ -19,7 +19,7 @@ std::string range_text() {
     return os.str();
 }
 
-po::options_description describe_options(Options &o) {
+po::options_description describe_options(Options &o, std::vector<std::string> &canaries) {
     const std::string interval_help = "seconds between probe rounds while LDAP is healthy, " +
                                       range_text() + " (fractions allowed)";
     const std::string retry_help =
@@ -56,6 +56,12 @@ po::options_description describe_options(Options &o) {
                            failures_help.c_str())(
         "probe-key,k", po::value(&o.probe_key)->value_name("KEY"),
         "lookup key for the probe search (default: one Postfix really queries, per table)")(
+        "canary", po::value(&canaries)->value_name("TABLE=KEY"),
+        "each round, look KEY up in the watched table TABLE as Postfix would; the round fails "
+        "unless Postfix would return a value (a recipient that must exist). Repeatable")(
+        "nss-user", po::value(&o.nss_users)->value_name("NAME"),
+        "each round, resolve NAME through NSS (getpwnam_r, as Postfix's unix:passwd.byname "
+        "does); the round fails when it is not found. Repeatable")(
         "once,1", po::bool_switch(&o.once), "probe once, print a verdict, exit 0 or 69")(
         "wait", po::value(&o.wait)->value_name("SEC"), wait_help.c_str())(
         "metrics-file", po::value(&o.metrics_file)->value_name("PATH"),
@@ -105,6 +111,9 @@ void check(const Options &o) {
     for (const std::string &f : o.conffiles)
         if (f.empty())
             throw UsageError("--conffile must name a file, not the empty string");
+    for (const std::string &u : o.nss_users)
+        if (u.empty())
+            throw UsageError("--nss-user must name a user, not the empty string");
     if (o.once && o.check_config)
         throw UsageError("--once and --check-config exclude each other");
     if (!std::isfinite(o.wait) || o.wait < 0 || o.wait > max_wait) {
@@ -163,13 +172,27 @@ std::vector<std::string> glue_numeric_values(const po::options_description &desc
 
 } // namespace
 
+Canary parse_canary(const std::string &value) {
+    auto eq = value.find('=');
+    if (eq == std::string::npos)
+        throw UsageError("--canary \"" + value +
+                         "\": expected TABLE=KEY (a watched table file, '=', the key)");
+    Canary c{value.substr(0, eq), value.substr(eq + 1)};
+    if (c.table.empty())
+        throw UsageError("--canary \"" + value + "\": the table before '=' is empty");
+    if (c.key.empty())
+        throw UsageError("--canary \"" + value + "\": the key after '=' is empty");
+    return c;
+}
+
 std::string usage_text() {
     Options o;
+    std::vector<std::string> canaries;
     std::ostringstream os;
     os << "Usage: ldap-health-check [--conffile FILE]... [OPTION]...\n"
           "Probe the LDAP servers of Postfix's ldap_table(5) files as Postfix would, and "
           "tell systemd.\n\n"
-       << describe_options(o)
+       << describe_options(o, canaries)
        << "\nExit status: 0 ok, 64 usage error, 69 LDAP unavailable, 70 internal error,\n"
           "78 configuration error. See ldap-health-check(8).\n";
     return os.str();
@@ -177,7 +200,8 @@ std::string usage_text() {
 
 Options parse_command_line(int argc, const char *const argv[]) {
     Options o;
-    auto desc = describe_options(o);
+    std::vector<std::string> canaries;
+    auto desc = describe_options(o, canaries);
     try {
         po::variables_map vm;
         // No positional arguments: a stray word is a mistake, not a table.
@@ -193,8 +217,11 @@ Options parse_command_line(int argc, const char *const argv[]) {
     } catch (const po::error &e) {
         throw UsageError(e.what());
     }
-    if (!o.help && !o.version)
-        check(o);
+    if (o.help || o.version)
+        return o;
+    for (const auto &c : canaries)
+        o.canaries.push_back(parse_canary(c));
+    check(o);
     return o;
 }
 

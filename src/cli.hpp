@@ -1,6 +1,8 @@
 // The command line, parsed with Boost.Program_options.
 #pragma once
 
+#include "canary.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +21,8 @@ inline constexpr double max_wait = 3600;
 
 struct Options {
     std::vector<std::string> conffiles; // ldap_table(5) files; empty: ask postconf
+    std::vector<Canary> canaries;       // lookups that must return a value
+    std::vector<std::string> nss_users; // users that must resolve through NSS (getpwnam_r)
     double interval = 1.5;              // seconds between rounds while healthy
     double retry_interval = 0.25;       // seconds between rounds after a failure
     int failures = 3;                   // consecutive failed rounds before exiting
@@ -44,6 +48,8 @@ class UsageError : public std::runtime_error {
 // word after an option that takes a value is that value even when it starts with '-' and is a
 // number: "--interval -1" is a bad interval, not --interval followed by -1 (--once).
 Options parse_command_line(int argc, const char *const argv[]);
+// "TABLE=KEY", split at the first '='; throws UsageError naming the option's value.
+Canary parse_canary(const std::string &value);
 std::string usage_text();
 
 } // namespace lhc

@@ -1,6 +1,9 @@
 #include "connection.hpp"
 
+#include "result_values.hpp"
+
 #include <algorithm>
+#include <cstring>
 #include <ldap.h>
 #include <poll.h>
 #include <sasl/sasl.h>
@@ -65,6 +68,41 @@ Step parse(LDAP *ld, LDAPMessage *res, bool free_it) {
     if (text)
         ldap_memfree(text);
     return s;
+}
+
+// The entries of a search result with their values, as dict_ldap_get_values() reads them (a
+// value is a C string there: it ends at a NUL byte).
+std::vector<ResultEntry> read_entries(LDAP *ld, LDAPMessage *res) {
+    std::vector<ResultEntry> out;
+    for (LDAPMessage *e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
+        ResultEntry entry;
+        if (char *dn = ldap_get_dn(ld, e)) {
+            entry.dn = dn;
+            ldap_memfree(dn);
+        }
+        BerElement *ber = nullptr;
+        for (char *a = ldap_first_attribute(ld, e, &ber); a; a = ldap_next_attribute(ld, e, ber)) {
+            std::vector<std::string> values;
+            if (berval **vals = ldap_get_values_len(ld, e, a)) {
+                for (int i = 0; vals[i]; ++i)
+                    values.emplace_back(vals[i]->bv_val, strnlen(vals[i]->bv_val, vals[i]->bv_len));
+                ldap_value_free_len(vals);
+            }
+            entry.attributes.emplace_back(a, std::move(values));
+            ldap_memfree(a);
+        }
+        if (ber)
+            ber_free(ber, 0);
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
+timeval shorter(timeval tv, Duration d) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    if (us >= static_cast<long long>(tv.tv_sec) * 1000000 + tv.tv_usec)
+        return tv;
+    return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
 }
 
 class Connection {
@@ -461,19 +499,83 @@ class Connection {
     // As Postfix: the time limit is the raw timeout (0 is refused by libldap), and the size
     // limit goes through the option, so a negative one reaches the server as it is.
     Step send_search(const SearchPlan &search, int *msgid) {
+        return send(search.base, scope(search.scope), search.filter, search.attributes,
+                    search.size_limit, msgid);
+    }
+
+    Step send(const std::string &base, int scope, const std::string &filter,
+              const std::vector<std::string> &attributes, int size_limit, int *msgid) {
         LDAP *ld = handle_->ld;
         std::vector<char *> attrs;
-        for (const auto &a : search.attributes)
+        for (const auto &a : attributes)
             attrs.push_back(const_cast<char *>(a.c_str()));
         attrs.push_back(nullptr);
         timeval tv = timeout_;
-        int size = search.size_limit ? search.size_limit : LDAP_NO_LIMIT;
+        int size = size_limit ? size_limit : LDAP_NO_LIMIT;
         int rc = ldap_set_option(ld, LDAP_OPT_SIZELIMIT, &size);
         if (rc == LDAP_OPT_SUCCESS)
-            rc =
-                ldap_search_ext(ld, search.base.c_str(), scope(search.scope), search.filter.c_str(),
-                                attrs.data(), 0, nullptr, nullptr, &tv, -1, msgid);
+            rc = ldap_search_ext(ld, base.c_str(), scope, filter.c_str(), attrs.data(), 0, nullptr,
+                                 nullptr, &tv, -1, msgid);
         return rc == LDAP_SUCCESS ? Step{} : Step{rc, diagnostic_of(ld)};
+    }
+
+    // The searches a canary's special_result_attribute asks for, on this connection, one
+    // after the other as Postfix makes them, all within one wait bound.
+    class FollowUps final : public FollowUpSearches {
+      public:
+        FollowUps(Connection &c, int size_limit)
+            : c_(c), size_limit_(size_limit),
+              deadline_(Clock::now() + std::chrono::seconds(c.wait_.tv_sec)) {}
+
+        SearchAnswer search(const std::string &base, int scope, const std::string &filter,
+                            const std::vector<std::string> &attributes) override {
+            Duration left = deadline_ - Clock::now();
+            if (left <= Duration::zero())
+                return {LDAP_TIMEOUT, "no time left for the follow-up searches", {}};
+            if (c_.watch_)
+                c_.watch_->begin(ProbeStep::search, c_.server_, left);
+            LDAP *ld = c_.handle_->ld;
+            int msgid = 0;
+            Step s = c_.send(base, scope, filter, attributes, size_limit_, &msgid);
+            LDAPMessage *res = nullptr;
+            if (s.ok())
+                s = await_result(ld, msgid, shorter(c_.result_wait(), left), &res);
+            if (!s.ok())
+                return {s.rc, s.diagnostic, {}};
+            SearchAnswer answer;
+            answer.entries = read_entries(ld, res);
+            s = parse(ld, res, true);
+            answer.rc = s.rc;
+            answer.diagnostic = s.diagnostic;
+            c_.log_.debug(msg() << c_.server_ << ": follow-up search base=\"" << base
+                                << "\" filter=\"" << filter << "\": " << ldap_err2string(s.rc)
+                                << ", " << answer.entries.size() << " entries");
+            return answer;
+        }
+
+      private:
+        Connection &c_;
+        int size_limit_;
+        TimePoint deadline_;
+    };
+
+    // What Postfix's lookup of the canary key returns; the probe fails unless it is a value.
+    void judge_canary(const SearchPlan &search, const SearchAnswer &top, ProbeResult &r) {
+        r.canary = search.canary_key;
+        FollowUps follow(*this, search.size_limit);
+        LookupValue v = lookup_value(*search.canary_table, search.canary_key, top, follow);
+        if (v.failed) {
+            r.healthy = false;
+            r.ldap_code = v.rc;
+            r.diagnostic = "canary \"" + search.canary_key + "\": " + v.why;
+        } else if (v.value.empty()) {
+            r.healthy = false;
+            r.explanation = "canary \"" + search.canary_key + "\" not found at " + server_ +
+                            ": the directory answers, but returns nothing for a recipient "
+                            "that must exist, so Postfix would reject real users with 550 "
+                            "5.1.1 User unknown";
+        }
+        r.value = v.value;
     }
 
     // The verdict on one search from its answer `res` (freed here) or the step that failed.
@@ -481,8 +583,11 @@ class Connection {
         LDAP *ld = handle_->ld;
         step_ = ProbeStep::search;
         ProbeResult r = failure(search, s);
+        SearchAnswer top;
         if (s.ok()) {
             r.entries = ldap_count_entries(ld, res);
+            if (search.canary_table)
+                top.entries = read_entries(ld, res);
             if (LDAPMessage *e = ldap_first_entry(ld, res)) {
                 char *dn = ldap_get_dn(ld, e);
                 r.first_dn = dn ? dn : "";
@@ -503,6 +608,11 @@ class Connection {
                              << "\": " << (r.healthy ? "ok" : ldap_err2string(s.rc)) << ", "
                              << r.entries << (r.entries == 1 ? " entry" : " entries")
                              << (r.first_dn.empty() ? "" : ", dn=" + r.first_dn));
+        if (search.canary_table && r.healthy) {
+            judge_canary(search, top, r);
+            log_.debug(msg() << server_ << ": canary \"" << search.canary_key
+                             << "\": " << (r.healthy ? "value " + r.value : r.describe()));
+        }
         return r;
     }
 

@@ -85,8 +85,11 @@ ServerState state_of(const std::string &url, const std::vector<ProbeResult> &pro
         s.latency = std::max(s.latency, r.latency);
         if (!r.healthy && s.answers) {
             s.answers = false;
-            s.why = std::string(step_name(r.step)) + ": " + ldap_err2string(r.ldap_code) +
-                    (r.diagnostic.empty() ? "" : ": " + r.diagnostic);
+            // A canary that this server alone does not find (a replica behind) says so.
+            s.why = !r.explanation.empty()
+                        ? r.explanation
+                        : std::string(step_name(r.step)) + ": " + ldap_err2string(r.ldap_code) +
+                              (r.diagnostic.empty() ? "" : ": " + r.diagnostic);
         }
     }
     return s;
@@ -97,6 +100,15 @@ ServerState state_of(const std::string &url, const std::vector<ProbeResult> &pro
 constexpr int max_background_stragglers = max_stragglers / 2;
 
 std::atomic<int> background_running{0};
+
+// The NSS lookups of a round end when a round's LDAP step would: at the longest wait bound of
+// the tables (Postfix's default timeout when there are none).
+Duration nss_limit(const std::vector<ConnectionPlan> &plans) {
+    int seconds = plans.empty() ? LdapTable::unbounded_wait_seconds : 0;
+    for (const auto &p : plans)
+        seconds = std::max(seconds, p.settings.wait_seconds());
+    return std::chrono::seconds(seconds);
+}
 
 } // namespace
 
@@ -124,8 +136,10 @@ struct LdapProber::ServerBook {
     }
 };
 
-LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep)
-    : log_(log), servers_(std::make_shared<ServerBook>()) {
+LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep,
+                       std::vector<std::string> nss_users)
+    : log_(log), servers_(std::make_shared<ServerBook>()),
+      nss_(std::move(nss_users), nss_limit(plans)) {
     for (auto &p : plans) {
         for (const auto &url : p.urls)
             if (std::find(servers_->order.begin(), servers_->order.end(), url) ==
@@ -197,6 +211,10 @@ bool LdapProber::connection_closed() {
 RoundResult LdapProber::probe_round(ProbeMode mode) {
     auto start = Clock::now();
     RoundResult round;
+    // Beside the searches: a hung nslcd and a hung directory cost one wait, not two.
+    std::future<std::vector<ProbeResult>> nss;
+    if (!nss_.empty())
+        nss = std::async(std::launch::async, [this] { return nss_.run(); });
     auto kept = [this](std::size_t i) { return kept_.empty() ? nullptr : kept_[i]; };
     if (plans_.size() == 1) {
         round.probes = probe_bounded(plans_.front(), log_, mode, kept(0));
@@ -210,6 +228,9 @@ RoundResult LdapProber::probe_round(ProbeMode mode) {
             for (auto &r : f.get())
                 round.probes.push_back(std::move(r));
     }
+    if (nss.valid())
+        for (auto &r : nss.get())
+            round.probes.push_back(std::move(r));
     round.latency = Clock::now() - start;
     note_servers(round, mode);
     return round;
@@ -241,9 +262,11 @@ class KeptLoopRound final : public LoopRound {
 } // namespace
 
 // One connection only: several are probed side by side on threads, where a hung one costs one
-// timeout. A chased referral makes libldap bind synchronously, which only a thread can bound.
+// timeout. A chased referral makes libldap bind synchronously, which only a thread can bound;
+// so do a canary's follow-up searches and the NSS lookups.
 std::unique_ptr<LoopRound> LdapProber::start_loop_round() {
-    if (plans_.size() != 1 || kept_.empty() || plans_.front()->settings.chase_referrals)
+    if (plans_.size() != 1 || kept_.empty() || plans_.front()->settings.chase_referrals ||
+        plans_.front()->needs_follow_ups() || !nss_.empty())
         return nullptr;
     auto round = KeptRound::start(plans_.front(), log_, kept_.front());
     if (!round)
@@ -257,12 +280,18 @@ Duration LdapProber::worst_case() const {
     for (const auto &p : plans_) {
         // Each URL's connect (with its TLS handshake), StartTLS, the bind and every search
         // are each bounded by the wait bound (plus the step's grace).
+        // A canary's follow-up searches share one more.
+        auto follow_ups = std::count_if(p->searches.begin(), p->searches.end(),
+                                        [](const SearchPlan &s) { return s.needs_follow_ups(); });
         auto steps = p->urls.size() + (p->settings.start_tls ? 1 : 0) +
-                     (p->settings.bind != BindMode::none ? 1 : 0) + p->searches.size();
+                     (p->settings.bind != BindMode::none ? 1 : 0) + p->searches.size() +
+                     static_cast<std::size_t>(follow_ups);
         double step =
             p->settings.wait_seconds() + std::chrono::duration<double>(step_grace).count();
         worst = std::max(worst, step * static_cast<double>(steps));
     }
+    if (!nss_.empty())
+        worst = std::max(worst, std::chrono::duration<double>(nss_.limit()).count());
     constexpr double max_seconds = 1e9; // 31 years: "never" for any watchdog
     if (worst >= max_seconds)
         return Duration::max();
@@ -270,11 +299,24 @@ Duration LdapProber::worst_case() const {
 }
 
 std::string LdapProber::summary() const {
-    std::size_t searches = 0;
+    std::size_t searches = 0, canaries = 0;
     for (const auto &p : plans_)
-        searches += p->searches.size();
-    return std::to_string(searches) + (searches == 1 ? " search" : " searches") + " on " +
-           std::to_string(plans_.size()) + (plans_.size() == 1 ? " connection" : " connections");
+        for (const auto &s : p->searches) {
+            ++searches;
+            canaries += s.canary_table ? 1 : 0;
+        }
+    std::string out;
+    if (!plans_.empty()) {
+        out = std::to_string(searches) + (searches == 1 ? " search" : " searches");
+        if (canaries > 0)
+            out += " (" + std::to_string(canaries) + (canaries == 1 ? " canary)" : " canaries)");
+        out += " on " + std::to_string(plans_.size()) +
+               (plans_.size() == 1 ? " connection" : " connections");
+    }
+    if (!nss_.empty())
+        out += (out.empty() ? "" : ", ") + std::to_string(nss_.size()) +
+               (nss_.size() == 1 ? " NSS user" : " NSS users");
+    return out.empty() ? "nothing" : out;
 }
 
 } // namespace lhc

@@ -4,6 +4,7 @@
 
 #include "connection.hpp"
 #include "log.hpp"
+#include "nss_check.hpp"
 #include "probe_plan.hpp"
 #include "probe_result.hpp"
 
@@ -19,7 +20,10 @@ int background_probes();
 class LdapProber final : public Prober {
   public:
     // `keep_idle`: keep each good round's connections open until the next round (daemon).
-    LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle = false);
+    // `nss_users` are resolved beside the searches, each round, within the tables' longest
+    // wait bound (--nss-user).
+    LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep_idle = false,
+               std::vector<std::string> nss_users = {});
     ~LdapProber() override;
     RoundResult probe_round(ProbeMode mode) override;
     std::unique_ptr<LoopRound> start_loop_round() override;
@@ -43,6 +47,7 @@ class LdapProber final : public Prober {
     Logger &log_;
     std::vector<std::shared_ptr<KeptConnection>> kept_; // one per plan when keeping
     std::shared_ptr<ServerBook> servers_;               // shared with the background probes
+    NssCheck nss_;
 };
 
 } // namespace lhc

@@ -10,6 +10,7 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "notifier.hpp"
+#include "nss_check.hpp"
 #include "postfix_tables.hpp"
 #include "probe_plan.hpp"
 #include "reloader.hpp"
@@ -21,14 +22,47 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <malloc.h>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 using namespace lhc;
 
 namespace {
+
+std::string read_text(const char *path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Local users looked up through NSS in a directory, with no --nss-user: the disaster this
+// program exists to prevent, unwatched. Only a warning: the host may have reasons.
+void warn_if_nss_unwatched(const Options &o, Logger &log) {
+    if (!o.nss_users.empty())
+        return;
+    std::string maps;
+    try {
+        maps = postconf_parameter(o.postconf, o.postfix_config_dir, "local_recipient_maps");
+    } catch (const std::exception &e) { // a warning is not worth failing the check for
+        log.debug(msg() << "not checking the NSS path: " << e.what());
+        return;
+    }
+    if (auto warning = nss_path_unwatched(maps, read_text("/etc/nsswitch.conf")); !warning.empty())
+        log.warning(warning);
+}
+
+Policy policy_of(const Options &o) {
+    auto seconds = [](double s) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    };
+    return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures,
+                  seconds(o.full_probe_interval)};
+}
 
 std::vector<std::string> table_files(const Options &o, Logger &log) {
     if (!o.conffiles.empty())
@@ -39,8 +73,15 @@ std::vector<std::string> table_files(const Options &o, Logger &log) {
                           << ": not an absolute path after Postfix's $name expansion, so its "
                              "parameters live in main.cf ("
                           << name << "_server_host, ...): not supported, not watched");
-    if (found.files.empty())
+    // The NSS path alone is worth watching on a host whose Postfix has no ldap: table.
+    if (found.files.empty() && o.nss_users.empty()) {
+        warn_if_nss_unwatched(o, log); // where it matters most: nothing else is watched
         throw ConfigError("no --conffile given and postconf names no ldap: or proxy:ldap: table");
+    }
+    if (found.files.empty()) {
+        log.info("postconf names no ldap: or proxy:ldap: table: watching the NSS path alone");
+        return {};
+    }
     std::string list;
     for (const auto &f : found.files)
         list += (list.empty() ? "" : ", ") + f;
@@ -61,18 +102,23 @@ std::vector<LdapTable> load_tables(const std::vector<std::string> &files, Logger
     return tables;
 }
 
-// The daemon's prober keeps each good round's connection open to notice a server going away.
-std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
-    auto tables = load_tables(table_files(o, log), log);
-    return std::make_unique<LdapProber>(plan_probes(tables, o.probe_key, log), log, true);
+// A canary for a table that is not watched is a mistake on the command line.
+void check_canaries(const Options &o, const std::vector<LdapTable> &tables) {
+    for (const auto &c : o.canaries)
+        if (auto problem = canary_problem(tables, c); !problem.empty())
+            throw UsageError(problem);
 }
 
-Policy policy_of(const Options &o) {
-    auto seconds = [](double s) {
-        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-    };
-    return Policy{seconds(o.interval), seconds(o.retry_interval), o.failures,
-                  seconds(o.full_probe_interval)};
+std::vector<ConnectionPlan> plan(const Options &o, const std::vector<LdapTable> &tables,
+                                 Logger &log) {
+    check_canaries(o, tables);
+    return plan_probes(tables, o.probe_key, log, o.canaries);
+}
+
+// The daemon's prober keeps each good round's connection open to notice a server going away.
+std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
+    return std::make_unique<LdapProber>(plan(o, load_tables(table_files(o, log), log), log), log,
+                                        true, o.nss_users);
 }
 
 // One round, or with --wait a round every --retry-interval (each follows a failed one, as in
@@ -85,7 +131,7 @@ int once(const Options &o, Logger &log) {
     // the plugins: a reload may bring a table with bind = sasl.
     if (!any_sasl_bind(tables))
         start_sasl_without_plugins();
-    auto prober = LdapProber(plan_probes(tables, o.probe_key, log), log);
+    auto prober = LdapProber(plan(o, tables, log), log, false, o.nss_users);
     auto seconds = [](double s) {
         return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
     };
@@ -142,6 +188,8 @@ int run(int argc, char **argv) {
     try {
         if (o.check_config) {
             auto tables = load_tables(table_files(o, log), log);
+            check_canaries(o, tables);
+            warn_if_nss_unwatched(o, log);
             std::cout << "ok: " << tables.size() << (tables.size() == 1 ? " table" : " tables")
                       << std::endl;
             return exit_ok;
@@ -170,6 +218,9 @@ int run(int argc, char **argv) {
             background_probes() > 0)
             std::_Exit(code);
         return code;
+    } catch (const UsageError &e) {
+        log.err(msg() << e.what() << " (see --help)");
+        return exit_usage;
     } catch (const ConfigError &e) {
         log.err(e.what());
         return exit_config;

@@ -232,4 +232,15 @@ DiscoveredTables discover_ldap_tables(const std::string &postconf, const std::st
     return find_ldap_tables(text + "\n" + run(master_args, deadline));
 }
 
+std::string postconf_parameter(const std::string &postconf, const std::string &config_dir,
+                               const std::string &name, std::chrono::milliseconds deadline) {
+    std::vector<std::string> args{postconf, "-x", "-h"};
+    if (!config_dir.empty()) {
+        args.push_back("-c");
+        args.push_back(config_dir);
+    }
+    args.push_back(name);
+    return run(args, deadline);
+}
+
 } // namespace lhc

@@ -28,4 +28,10 @@ DiscoveredTables find_ldap_tables(std::string_view postconf_output);
 DiscoveredTables discover_ldap_tables(const std::string &postconf, const std::string &config_dir,
                                       std::chrono::milliseconds deadline = postconf_deadline);
 
+// `postconf -x -h NAME [-c DIR]`: one main.cf parameter as Postfix expands it. Fails as
+// discover_ldap_tables() does.
+std::string postconf_parameter(const std::string &postconf, const std::string &config_dir,
+                               const std::string &name,
+                               std::chrono::milliseconds deadline = postconf_deadline);
+
 } // namespace lhc

@@ -22,6 +22,8 @@ const char *step_name(ProbeStep step) {
 std::string ProbeResult::describe() const {
     if (healthy)
         return server + ": ok";
+    if (!explanation.empty())
+        return explanation;
     std::string out =
         std::string(step_name(step)) + " " + server + ": " + ldap_err2string(ldap_code);
     if (!diagnostic.empty())

@@ -32,6 +32,11 @@ struct ProbeResult {
     int entries = 0;      // entries found by the search
     std::string first_dn; // first entry found, for --debug
     Duration latency{};
+    std::string canary; // the key whose value this search must find (--canary), or ""
+    std::string value;  // what Postfix would return for the canary, for --debug
+    // Why the probe fails, where that is not an LDAP error: a canary that finds nothing, an
+    // NSS lookup. Replaces describe()'s LDAP wording.
+    std::string explanation;
 
     // "step server: ldap_err2string: diagnostic"; never contains a secret.
     std::string describe() const;

@@ -14,8 +14,9 @@ namespace {
 struct Needs {
     bool key_domain = false;
     bool key_user = false;
-    int nparts = 0;       // highest %1..%9
-    bool dynamic = false; // any key-dependent expansion
+    int nparts = 0;                                // highest %1..%9
+    bool dynamic = false;                          // any key-dependent expansion
+    bool value_user = false, value_domain = false; // result_format's %u, %d
 };
 
 // db_common_parse(): `query` is false for result_format, where %u/%d refer to the LDAP result
@@ -29,6 +30,8 @@ void scan(std::string_view tmpl, bool query, Needs &needs) {
             continue;
         if (c >= '1' && c <= '9')
             needs.nparts = std::max(needs.nparts, c - '0');
+        needs.value_user |= !query && c == 'u';
+        needs.value_domain |= !query && c == 'd';
         if (c == 'u' || c == 'U')
             needs.key_user |= query || c == 'U';
         else if (c == 'd' || c == 'D' || (c >= '1' && c <= '9'))
@@ -263,6 +266,61 @@ std::string default_probe_key(const LdapTable &table) {
     // No usable domain: Postfix will not query for this key either; the caller can tell by
     // would_query() and ask the admin for an explicit probe key.
     return std::string(probe_local_part) + "@" + padded_domain(fallback, nparts);
+}
+
+// The user and domain of an address, split at the last '@' only when a template asks for them.
+struct AddressParts {
+    std::string_view user, domain;
+    bool has_domain = false, empty_user = false;
+};
+
+AddressParts address_parts(std::string_view s, bool wanted) {
+    std::size_t at = wanted ? s.rfind('@') : std::string_view::npos;
+    if (at == std::string_view::npos)
+        return AddressParts{s, {}, false, false};
+    return AddressParts{s.substr(0, at), s.substr(at + 1), true, at == 0};
+}
+
+std::optional<std::string> expand_result(const LdapTable &table, std::string_view value,
+                                         std::string_view key) {
+    if (value.empty())
+        return std::nullopt; // "empty lookup result -- ignored"
+    Needs needs = table_needs(table);
+    AddressParts v = address_parts(value, needs.value_user || needs.value_domain);
+    if ((needs.value_domain && v.domain.empty()) || (needs.value_user && v.empty_user))
+        return std::nullopt;
+    AddressParts k = address_parts(key, needs.key_user || needs.key_domain);
+    if ((needs.key_domain && k.domain.empty()) || (needs.key_user && k.empty_user))
+        return std::nullopt;
+    std::vector<std::string_view> key_labels = labels(k.domain);
+    if (needs.nparts > 0 && static_cast<int>(key_labels.size()) < needs.nparts)
+        return std::nullopt;
+    const std::string &tmpl = table.result_format;
+    std::string out;
+    for (std::size_t i = 0; i < tmpl.size(); ++i) {
+        if (tmpl[i] != '%' || i + 1 == tmpl.size()) {
+            out += tmpl[i];
+            continue;
+        }
+        char c = tmpl[++i];
+        if (c == 's')
+            out += value;
+        else if (c == 'u')
+            out += v.user;
+        else if (c == 'd')
+            out += v.domain;
+        else if (c == 'S')
+            out += key;
+        else if (c == 'U')
+            out += k.user;
+        else if (c == 'D')
+            out += k.domain;
+        else if (c >= '1' && c <= '9')
+            out += key_labels[key_labels.size() - static_cast<std::size_t>(c - '0')];
+        else
+            out += c; // "%%"
+    }
+    return out;
 }
 
 bool is_dynamic_template(std::string_view tmpl) {

@@ -53,6 +53,12 @@ struct LdapQuery {
 };
 std::optional<LdapQuery> expand_query(const LdapTable &table, std::string_view key);
 
+// db_common_expand() of result_format for one attribute value of the lookup of `key` (folded):
+// nullopt where Postfix skips the value (empty, or without the parts the template needs).
+// Results are not quoted.
+std::optional<std::string> expand_result(const LdapTable &table, std::string_view value,
+                                         std::string_view key);
+
 // True when search_base contains a key-dependent expansion (Postfix then treats a missing
 // base as "not found" instead of a temporary failure).
 bool has_dynamic_base(const LdapTable &table);

@@ -263,6 +263,105 @@ def zero_config(r, deb):
              found.stdout.strip()[:60])
 
 
+# Postfix's default mydestination holds "localhost": mail for alice@localhost is local
+# delivery, checked against local_recipient_maps (proxy:unix:passwd.byname $alias_maps).
+LOCAL_ALICE = "alice@localhost"
+NSS_WAIT = 10  # --nss-user's bound with no ldap: table: Postfix's default timeout
+POSIX_ALICE = """\
+dn: uid=alice,ou=people,dc=example,dc=org
+changetype: modify
+add: objectClass
+objectClass: posixAccount
+-
+add: uidNumber
+uidNumber: 10001
+-
+add: gidNumber
+gidNumber: 10001
+-
+add: homeDirectory
+homeDirectory: /home/alice
+"""
+
+
+def nss_path(r, deb):
+    """Local users from LDAP through nslcd and libnss-ldapd, with Postfix's default
+    local_recipient_maps and no ldap: table: first the disaster without the guard (what
+    Postfix answers for alice while slapd is stopped), then the guard with --nss-user alice
+    alone, in the shipped sandbox: slapd stopped or nslcd hung stops Postfix, and Postfix
+    comes back by itself. Everything changed here is put back for the rows after it."""
+    c = r.c
+    opts = c.sh("cat /etc/default/ldap-health-check").stdout
+    c.sh("ldapmodify -x -H ldap://127.0.0.1/ -D cn=admin,dc=example,dc=org -w e2e-admin-secret",
+         stdin=POSIX_ALICE)
+    c.sh("cp /etc/nsswitch.conf /root/nsswitch.conf && cp /etc/postfix/main.cf /root/main.cf && "
+         "sed -i 's/^passwd:.*/& ldap/' /etc/nsswitch.conf && systemctl start nslcd")
+    got = c.sh("getent passwd alice", check=False).stdout.strip()
+    maps = c.sh("postconf -h local_recipient_maps").stdout.strip()
+    r.record("NSS: alice resolves through nslcd; local_recipient_maps is the default",
+             got.startswith("alice:") and "unix:passwd.byname" in maps, f"{got}; {maps}")
+
+    # Without the guard: Postfix alone, its users from NSS.
+    c.sh("systemctl disable --now ldap-health-check.service && "
+         "postconf -X virtual_mailbox_domains virtual_mailbox_maps && systemctl start postfix")
+    r.wait_for(lambda: r.state("postfix@-.service") == "active", 10)
+    warn = c.sh("ldap-health-check --check-config 2>&1", check=False).stdout.strip()
+    r.record("NSS: --check-config says the NSS path is not watched",
+             "the NSS path is not watched" in warn and "--nss-user" in warn, warn[:100])
+    rcpt = smtp_rcpt(c, LOCAL_ALICE)
+    r.record(f"NSS, no guard: RCPT TO:<{LOCAL_ALICE}> answers 250", rcpt.startswith("250"), rcpt)
+    c.sh("systemctl stop slapd")
+    rcpt = smtp_rcpt(c, LOCAL_ALICE)
+    r.record(f"NSS, no guard, slapd stopped: RCPT TO:<{LOCAL_ALICE}> bounces (the disaster)",
+             rcpt.startswith("550"), rcpt)
+    c.sh("systemctl start slapd")
+    r.wait_for(lambda: smtp_rcpt(c, LOCAL_ALICE).startswith("250"), 20, step=0.5)
+
+    # With the guard: --nss-user alice, no table.
+    c.write("/etc/default/ldap-health-check",
+            f'LDAP_HEALTH_CHECK_OPTS="--nss-user alice --interval {INTERVAL} '
+            f'--failures {FAILURES} --retry-interval {RETRY}"\n')
+    c.sh("systemctl enable --now ldap-health-check.service")
+    up = r.wait_for(r.postfix_up, 15) is not None
+    status = c.sh("systemctl show -P StatusText ldap-health-check", check=False).stdout.strip()
+    r.record("NSS guard: healthy in the shipped sandbox, postfix active",
+             up and status.startswith("LDAP healthy") and "1 NSS user" in status, status[:80])
+    rcpt = smtp_rcpt(c, LOCAL_ALICE)
+    r.record(f"NSS guard: RCPT TO:<{LOCAL_ALICE}> answers 250", rcpt.startswith("250"), rcpt)
+
+    def nss_outage(title, break_cmd, repair_cmd, bound, cause):
+        since = r.now()
+        c.sh(break_cmd)
+        if r.timed(f"{title}: postfix stopped", r.postfix_down, bound):
+            said = c.sh(f"journalctl -q --no-pager -o cat -p crit --since '@{since}' "
+                        "SYSLOG_IDENTIFIER=ldap-health-check", check=False).stdout.strip()
+            r.record(f"{title}: the journal names alice and NSS",
+                     "NSS user alice" in said and cause in said, said[-120:])
+            refused = smtp_rcpt(c, LOCAL_ALICE)
+            r.record(f"{title}: SMTP connection refused (senders use the next MX)",
+                     "Connection refused" in refused, refused[-60:])
+        c.sh(repair_cmd)
+        r.timed(f"{title}: postfix active again, no manual step", r.postfix_up,
+                TIMER_PERIOD + NSS_WAIT + SLACK)
+        rcpt = smtp_rcpt(c, LOCAL_ALICE)
+        r.record(f"{title}: RCPT TO:<{LOCAL_ALICE}> answers 250 again", rcpt.startswith("250"),
+                 rcpt)
+
+    nss_outage("NSS guard, slapd stopped", "systemctl stop slapd", "systemctl start slapd",
+               INTERVAL * FAILURES + NSS_WAIT + SLACK, 'getpwnam("alice")')
+    nss_outage("NSS guard, nslcd hung (SIGSTOP)", "systemctl kill -s SIGSTOP nslcd",
+               "systemctl kill -s SIGCONT nslcd",
+               INTERVAL + NSS_WAIT + FAILURES * RETRY + SLACK, f"no answer within {NSS_WAIT} s")
+
+    c.write("/etc/default/ldap-health-check", opts)
+    # One job at a time: restarting the guard restarts postfix too (Requires=), and a postfix
+    # restart queued beside it is cancelled.
+    c.sh("cp /root/nsswitch.conf /etc/nsswitch.conf && cp /root/main.cf /etc/postfix/main.cf && "
+         "systemctl stop nslcd && systemctl restart ldap-health-check && systemctl restart postfix")
+    r.record("NSS rows undone: postfix, the guard active with the earlier options",
+             r.wait_for(r.postfix_up, 15) is not None)
+
+
 def upgrade(r, deb):
     """The same version installed again restarts the guard, not postfix."""
     c = r.c
@@ -314,6 +413,7 @@ SCENARIOS = (
     start_with_ldap_down,
     quiet_outage,
     zero_config,
+    nss_path,
     upgrade,
     removal,
     no_password_in_journal,

@@ -56,6 +56,17 @@ TABLES = {
     "/etc/postfix/ldap-users-ldapi.cf": ("ldapi", LDAPI, "sasl_mechs = EXTERNAL\n"),
 }
 MAIN_TABLE = "/etc/postfix/ldap-users.cf"
+# The guard's --canary: an entry that must always be found in the main table.
+CANARY = "canary@example.org"
+CANARY_DN = "uid=canary,ou=people,dc=example,dc=org"
+CANARY_LDIF = f"""\
+dn: {CANARY_DN}
+objectClass: inetOrgPerson
+uid: canary
+cn: Canary
+sn: Canary
+mail: {CANARY}
+"""
 
 # What slapd's "stats" log shows for a connection of each kind (the evidence that the guard,
 # inside its sandbox, really went that way).
@@ -162,6 +173,7 @@ def setup(c, work):
     c.sh(f"echo '{SERVER_IP} {NAME}' >> /etc/hosts")
     mailhost.slapd_behind_veth(c)
 
+    c.sh(f"ldapadd -x -H ldap://{SERVER_IP}/ {ADMIN}", stdin=CANARY_LDIF)
     write_tables(c, BIND_PW)
     # Postfix's own client is the oracle: each table answers for Postfix before the guard starts.
     for path in TABLES:
@@ -243,6 +255,28 @@ def outage(m, name, expected, break_cmd, repair_cmd, detect, cause):
           "%s / %s" % ("-" if down is None else f"{down:.1f} s",
                        "-" if up is None else f"{up:.1f} s"),
           f"{detect:.1f} s / {RECOVER:.1f} s")
+
+
+def canary_deleted(m):
+    """The directory answers but finds nobody: the canary's entry is deleted. Postfix's own
+    lookup says only "not found" (no error, nothing in its log), and mail for real users would
+    bounce; the guard stops Postfix, and the recover timer starts it once the entry is back."""
+    c = m.c
+    said = {}
+
+    def delete():
+        c.sh(f"ldapdelete -x -H ldap://{SERVER_IP}/ {ADMIN} {CANARY_DN}")
+        r = c.sh(f"postmap -q {CANARY} ldap:{MAIN_TABLE}", check=False, timeout=30)
+        said["postmap"] = (r.returncode, r.stdout.strip(), r.stderr.strip())
+
+    outage(m, "canary entry deleted (slapd answers, finds nobody)",
+           "outage although postmap says only 'not found'; entry restored: back", delete,
+           f"ldapadd -x -H ldap://{SERVER_IP}/ {ADMIN} <<'EOF'\n{CANARY_LDIF}EOF",
+           DETECT_REFUSED, r'canary "canary@example\.org" not found at .*550 5\.1\.1')
+    if "postmap" in said:
+        code, out, err = said["postmap"]
+        m.row("canary entry deleted: postmap -q at that moment", code == 1 and not out and not err,
+              "exit 1, no output: a plain 'not found'", f"exit {code}, {out!r} {err[:60]!r}")
 
 
 def act(c, command):
@@ -533,8 +567,8 @@ def sandbox(m):
     slapd = c.sh("journalctl -q --no-pager -o cat -u slapd", check=False).stdout
     for path, (scheme, server, _) in TABLES.items():
         seen = re.search(EVIDENCE[scheme], slapd)
-        ok = (status.startswith(f"LDAP healthy: {len(TABLES)} searches on {len(TABLES)} "
-                                "connections") and m.postfix_up() and seen is not None)
+        ok = (status.startswith(f"LDAP healthy: {len(TABLES) + 1} searches (1 canary) on "
+                                f"{len(TABLES)} connections") and m.postfix_up() and seen is not None)
         latency = re.search(r"last round ([0-9.]+ ms)", status)
         m.row(f"sandbox: {scheme} ({server})", ok, "healthy, postfix active",
               f"slapd: {seen.group(0) if seen else 'no ' + EVIDENCE[scheme]}; {status[:45]}",
@@ -569,7 +603,7 @@ def matrix(c, deb):
     with tempfile.TemporaryDirectory(prefix="lhc-fault-") as work:
         setup(c, work)
     c.sh(f"dpkg -i /mnt/deb/{os.path.basename(deb)}")
-    mailhost.enable_guard(c, list(TABLES))
+    mailhost.enable_guard(c, list(TABLES), extra=f"--canary {MAIN_TABLE}={CANARY}")
     if m.wait_for(m.settled, 30) is None:
         raise Failed("the guard did not come up: " + c.sh(
             "journalctl --no-pager -n 60 -u ldap-health-check", check=False).stdout)
@@ -587,6 +621,7 @@ def matrix(c, deb):
            lambda: c.ip("route", "add", "blackhole", f"{CLIENT_IP}/32", netns=NETNS),
            lambda: c.ip("route", "del", "blackhole", f"{CLIENT_IP}/32", netns=NETNS),
            DETECT_SILENT, r"(?i)timed? ?out|Can't contact")
+    canary_deleted(m)
     slapd_slow(m)
     single_failure(m)
     password_rotation(m)

@@ -136,6 +136,22 @@ TEST(CommandLine, FullProbeIntervalZeroToAnHour) {
         EXPECT_THROW(parse({"--full-probe-interval", bad}), UsageError) << bad;
 }
 
+TEST(CommandLine, CanariesAndNssUsers) {
+    auto o = parse({"--canary", "/a.cf=alice@example.com", "--canary=/b.cf=k=v", "--nss-user",
+                    "alice", "--nss-user", "bob"});
+    EXPECT_EQ(o.canaries, (std::vector<Canary>{{"/a.cf", "alice@example.com"}, {"/b.cf", "k=v"}}));
+    EXPECT_EQ(o.nss_users, (std::vector<std::string>{"alice", "bob"}));
+}
+
+TEST(CommandLine, BadCanariesAndNssUsers) {
+    EXPECT_NE(usage_error({"--canary", "/a.cf"}).find("expected TABLE=KEY"), std::string::npos);
+    EXPECT_NE(usage_error({"--canary", "=k"}).find("table before '=' is empty"), std::string::npos);
+    EXPECT_NE(usage_error({"--canary", "/a.cf="}).find("key after '=' is empty"),
+              std::string::npos);
+    EXPECT_NE(usage_error({"--nss-user", ""}).find("--nss-user must name a user"),
+              std::string::npos);
+}
+
 TEST(CommandLine, WaitBelongsToOnceAndIsBounded) {
     EXPECT_DOUBLE_EQ(parse({"--once", "--wait", "60"}).wait, 60);
     EXPECT_DOUBLE_EQ(parse({"--once"}).wait, 0);

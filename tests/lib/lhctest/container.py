@@ -109,9 +109,10 @@ def cached_root(cache, name, key_text, build):
         return root
 
 
-def minbase_root(cache, include, packages, preseed):
+def minbase_root(cache, include, packages, preseed, finish=""):
     """debootstrap --variant=minbase with `include`, then `packages` installed with apt
-    after debconf answers `preseed`; nothing started while installing."""
+    after debconf answers `preseed`; nothing started while installing. `finish`, a shell
+    command run in the root last, is part of the cache key with the rest."""
     uri = mirror()
 
     def build(tmp):
@@ -126,11 +127,13 @@ def minbase_root(cache, include, packages, preseed):
         env = {"PATH": PATH, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C.UTF-8"}
         script = ("debconf-set-selections /tmp/preseed && apt-get update -q && "
                   "apt-get install -y -q --no-install-recommends " + " ".join(packages) +
-                  " && apt-get clean && rm -f /tmp/preseed /usr/sbin/policy-rc.d")
+                  " && apt-get clean && rm -f /tmp/preseed /usr/sbin/policy-rc.d" +
+                  (" && " + finish if finish else ""))
         subprocess.run(["chroot", tmp, "sh", "-c", script], env=env, check=True,
                        stdout=subprocess.DEVNULL)
 
-    return cached_root(cache, "rootfs", "\n".join([SUITE, uri, include, preseed] + packages),
+    return cached_root(cache, "rootfs",
+                       "\n".join([SUITE, uri, include, preseed] + packages + [finish] * bool(finish)),
                        build)
 
 

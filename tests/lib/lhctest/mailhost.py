@@ -20,6 +20,8 @@ from lhctest.container import Failed, log
 SKIP = 77
 PACKAGES = [
     "postfix", "postfix-ldap", "slapd", "ldap-utils",
+    # Local users from LDAP through NSS, as on a mail host with nslcd (e2e's NSS-path rows).
+    "nslcd", "libnss-ldapd",
     # Runtime libraries of the package: the container has no network.
     "libboost-program-options1.74.0", "libldap-2.5-0", "libsystemd0",
 ]
@@ -32,7 +34,14 @@ slapd slapd/password2 password e2e-admin-secret
 slapd slapd/no_configuration boolean false
 postfix postfix/main_mailer_type select Internet Site
 postfix postfix/mailname string mx.example.org
+nslcd nslcd/ldap-uris string ldap://127.0.0.1/
+nslcd nslcd/ldap-base string dc=example,dc=org
+libnss-ldapd libnss-ldapd/nsswitch multiselect
 """
+# nslcd and the NSS module are installed but unused: nsswitch.conf untouched (the preseed
+# above) and nslcd not started at boot. Only e2e's NSS-path rows turn them on, inside their
+# container's overlay. Part of the cache key: a root made without this is never used.
+ROOTFS_FINISH = "systemctl disable -q nslcd.service"
 
 BIND_PW = "e2e-bind-Secret-7Qx"
 INTERVAL, FAILURES, RETRY, TIMEOUT = 1.0, 3, 0.2, 2
@@ -79,7 +88,7 @@ version = 3
 
 SMTP_CLIENT = r"""
 import socket, sys
-s = socket.create_connection(("127.0.0.1", 25), timeout=10)
+s = socket.create_connection(("127.0.0.1", 25), timeout=40)
 f = s.makefile("rwb")
 def reply():
     while True:
@@ -95,7 +104,7 @@ print(say("RCPT TO:<%s>" % sys.argv[1])); say("QUIT")
 
 def rootfs(cache):
     """The cached minbase root with systemd, postfix and slapd; built if missing."""
-    return container.minbase_root(cache, BOOTSTRAP_INCLUDE, PACKAGES, PRESEED)
+    return container.minbase_root(cache, BOOTSTRAP_INCLUDE, PACKAGES, PRESEED, ROOTFS_FINISH)
 
 
 # ---------------------------------------------------------------- set-up
@@ -114,13 +123,14 @@ def setup_ldap_and_postfix(c):
          "systemctl restart postfix && systemctl is-active postfix@-.service")
 
 
-def enable_guard(c, tables):
-    """The test's timings (short watchdog), the tables named, then enable --now."""
+def enable_guard(c, tables, extra=""):
+    """The test's timings (short watchdog), the tables named, `extra` options, then enable
+    --now."""
     files = " ".join(f"--conffile {t}" for t in tables)
     c.write("/etc/default/ldap-health-check",
             f'LDAP_HEALTH_CHECK_OPTS="{files} '
             f'--interval {INTERVAL} --failures {FAILURES} --retry-interval {RETRY} '
-            f'--full-probe-interval {FULL_PROBE}"\n')
+            f'--full-probe-interval {FULL_PROBE} {extra}"\n')
     c.sh("mkdir -p /etc/systemd/system/ldap-health-check.service.d")
     c.write("/etc/systemd/system/ldap-health-check.service.d/e2e.conf",
             f"[Service]\nWatchdogSec={WATCHDOG_SEC}s\n")
@@ -149,7 +159,7 @@ def slapd_behind_veth(c):
 def smtp_rcpt(c, address):
     """RCPT TO answer from postfix, talking from inside the container's network."""
     r = subprocess.run(["nsenter", "-t", str(c.leader), "-n", "--", sys.executable,
-                        "-c", SMTP_CLIENT, address], capture_output=True, text=True, timeout=30)
+                        "-c", SMTP_CLIENT, address], capture_output=True, text=True, timeout=60)
     lines = (r.stdout or r.stderr).strip().splitlines()
     return lines[-1] if lines else ""
 
