@@ -167,7 +167,21 @@ void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
     }
 }
 
+// A good kept round that was out while a full path failed does not speak for a new Postfix
+// process: only the full path that follows can say it is healthy again.
+bool Daemon::counts(const RoundResult &round) {
+    bool counts =
+        round.mode == ProbeMode::full || !round.healthy() || schedule_.kept_verdict_counts();
+    schedule_.finished(round.mode, round.healthy(), events_.now());
+    if (!counts && log_.debug_enabled())
+        log_.debug("a kept round answered, but a round has failed since it started: the full "
+                   "path decides");
+    return counts;
+}
+
 std::optional<int> Daemon::finish(const RoundResult &round) {
+    if (!counts(round))
+        return std::nullopt;
     auto step = state_.on_round(round.healthy(), events_.now());
     auto servers = prober_->server_states();
     note_server_changes(servers);
@@ -216,7 +230,6 @@ std::size_t Daemon::in_flight() const {
 // thread); anything else, and every full path, on the runner's threads.
 void Daemon::start_round(TimePoint now) {
     ProbeMode mode = schedule_.next(now);
-    schedule_.started(mode, now);
     // A loop round still waiting (a hung server) must not hold up the rounds beside it.
     bool in_loop = mode == ProbeMode::kept && in_flight() == 0 &&
                    (loop_round_ = prober_->start_loop_round()) != nullptr;
@@ -234,6 +247,7 @@ std::optional<int> Daemon::advance_loop_round() {
     if (!outcome)
         return std::nullopt;
     loop_round_.reset();
+    outcome->round.mode = ProbeMode::kept;
     if (outcome->needs_full_path) {
         // The server closed or refused the kept connection: not a verdict, ask the full path.
         schedule_.need_full();

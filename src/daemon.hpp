@@ -39,6 +39,8 @@ class Daemon {
     // One warning when a server starts failing, one notice when it answers again.
     void note_server_changes(const std::vector<ServerState> &servers);
     std::string status_line(const std::string &text) const;
+    // Whether a finished round's verdict counts; tells the schedule how it ended.
+    bool counts(const RoundResult &round);
     // Acts on one finished round; returns an exit code when the daemon must stop.
     std::optional<int> finish(const RoundResult &round);
     std::vector<int> watched_fds() const;

@@ -22,25 +22,35 @@ struct Policy {
 // first round, the one after a failed round or a closed kept connection, and at least one
 // every full_interval. So a rotated password, a replaced certificate or a changed ACL is seen
 // within full_interval, while the directory sees one operation per round in between.
+//
+// The full path is done when one ends well, not when it starts: until then every round takes
+// it, the rounds started beside a slow one too (a round that starts while one is in flight
+// finds the same reason to take it). A kept round passes where a new connection
+// fails (a changed password, a full backlog, a stalled handshake), so a kept round beside a
+// failing full path would hide it for good.
 class FullProbeSchedule {
   public:
     explicit FullProbeSchedule(Duration every) : every_(every) {}
     ProbeMode next(TimePoint now) const {
-        return !last_full_ || needed_ || now - *last_full_ >= every_ ? ProbeMode::full
+        return !last_good_ || needed_ || now - *last_good_ >= every_ ? ProbeMode::full
                                                                      : ProbeMode::kept;
     }
-    void started(ProbeMode mode, TimePoint now) {
-        if (mode == ProbeMode::full) {
-            last_full_ = now;
-            needed_ = false;
-        }
+    void finished(ProbeMode mode, bool healthy, TimePoint now) {
+        if (mode != ProbeMode::full)
+            return;
+        needed_ = !healthy;
+        if (healthy)
+            last_good_ = now;
     }
     // The next round takes the full path, whenever it starts.
     void need_full() { needed_ = true; }
+    // A kept round's good verdict speaks for Postfix only while no full path or kept round
+    // has failed since the last good full path.
+    bool kept_verdict_counts() const { return last_good_ && !needed_; }
 
   private:
     Duration every_;
-    std::optional<TimePoint> last_full_;
+    std::optional<TimePoint> last_good_; // when a full path last ended well
     bool needed_ = false;
 };
 

@@ -45,6 +45,7 @@ struct ProbeResult {
 struct RoundResult {
     std::vector<ProbeResult> probes;
     Duration latency{};
+    ProbeMode mode = ProbeMode::full; // what the round was started as
 
     bool healthy() const;
     // The first failure, described, or "" when healthy.

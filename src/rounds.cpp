@@ -39,6 +39,7 @@ void ThreadRoundRunner::start(std::shared_ptr<Prober> prober, ProbeMode mode) {
     }
     run_on_worker([state = state_, prober = std::move(prober), mode] {
         RoundResult result = prober->probe_round(mode);
+        result.mode = mode;
         std::lock_guard lock(state->mutex);
         state->finished.push_back(std::move(result));
         --state->running;

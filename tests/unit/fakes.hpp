@@ -60,10 +60,12 @@ class FakeRunner final : public RoundRunner {
   public:
     explicit FakeRunner(FakeEvents &events) : events_(events) {}
     void start(std::shared_ptr<Prober> prober, ProbeMode mode) override {
+        modes.push_back(mode);
         Duration d = duration ? duration(started++) : Duration::zero();
         TimePoint done = events_.now() + d;
-        modes.push_back(mode);
-        pending_.push_back({done, prober->probe_round(mode)});
+        RoundResult r = prober->probe_round(mode);
+        r.mode = mode;
+        pending_.push_back({done, std::move(r)});
         std::stable_sort(pending_.begin(), pending_.end(),
                          [](auto &a, auto &b) { return a.first < b.first; });
         events_.wake_at(done);
@@ -78,7 +80,7 @@ class FakeRunner final : public RoundRunner {
         return r;
     }
 
-    std::function<Duration(std::size_t)> duration;
+    std::function<Duration(std::size_t)> duration; // `modes` already holds the round's mode
     std::size_t started = 0;
     std::size_t max_in_flight = 0;
     std::vector<ProbeMode> modes; // of every round started, in order
@@ -159,8 +161,9 @@ class FakeProber final : public Prober {
   public:
     FakeProber(std::vector<bool> script, FakeEvents *events = nullptr)
         : script_(std::move(script)), events_(events) {}
-    RoundResult probe_round(ProbeMode) override {
-        bool ok = script_.at(std::min(rounds, script_.size() - 1));
+    RoundResult probe_round(ProbeMode mode) override {
+        bool ok =
+            verdict ? verdict(mode, rounds) : script_.at(std::min(rounds, script_.size() - 1));
         ++rounds;
         RoundResult r;
         ProbeResult p;
@@ -198,6 +201,8 @@ class FakeProber final : public Prober {
     }
 
     std::vector<std::vector<ServerState>> servers_by_round;
+    // When set, the verdict of round N (counted from 0) by mode, instead of the script.
+    std::function<bool(ProbeMode, std::size_t)> verdict;
     bool closed = false; // the next io wakeup reports a closed idle connection
     bool loop_rounds = false;
     bool kept_fails_once = false;

@@ -46,6 +46,7 @@ struct Harness {
     bool kept_fails_once = false;
     std::optional<Duration> loop_round_hangs_for;
     std::vector<std::vector<ServerState>> servers_by_round;
+    std::function<bool(ProbeMode, std::size_t)> verdict;
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
     std::function<void(Daemon &)> daemon_setup;
@@ -61,6 +62,7 @@ struct Harness {
                 p->kept_fails_once = kept_fails_once;
                 p->loop_round_hangs_for = loop_round_hangs_for;
                 p->servers_by_round = servers_by_round;
+                p->verdict = verdict;
                 prober = p.get();
                 return p;
             },
@@ -454,4 +456,42 @@ TEST(Daemon, ALoopRoundWaitingForAnAnswerDoesNotHoldUpTheRoundsBesideIt) {
     // Full at 0 s; the loop round from 5 s waits until 7 s; a round beside it at 5.5 s.
     EXPECT_EQ(h.prober->loop_rounds_started, 1u);
     EXPECT_EQ(h.runner.modes, (std::vector<ProbeMode>{ProbeMode::full, ProbeMode::kept}));
+}
+
+// Issue 19, item 1: new connections take 3 s and then fail (slapd at its connection limit, a
+// changed password behind a slow link) while the kept connection still answers. The rounds
+// started beside the slow full path must take it too, or their good verdicts hide it forever.
+TEST(Daemon, AFullPathThatFailsSlowlyIsNotHiddenByKeptRoundsBesideIt) {
+    for (bool in_loop : {false, true}) {
+        Harness h;
+        h.loop_rounds = in_loop;
+        h.verdict = [](ProbeMode mode, std::size_t round) {
+            return round == 0 || mode == ProbeMode::kept;
+        };
+        h.runner.duration = [&h](std::size_t i) {
+            return i > 0 && h.runner.modes[i] == ProbeMode::full ? Duration(3s) : Duration(0s);
+        };
+        h.events.signal_at(120s, Wakeup::terminate);
+        EXPECT_EQ(h.run(Policy{1s, 250ms, 3, 5s}), exit_unavailable) << h.log.text;
+        // The first full path after the start is due at 5 s; it and the two started beside it
+        // at 5.25 and 5.5 s fail 3 s later.
+        EXPECT_EQ(h.events.elapsed(), 8500ms) << (in_loop ? "loop" : "threaded") << h.log.text;
+        EXPECT_EQ(h.log.text.find("LDAP answers again"), std::string::npos) << h.log.text;
+    }
+}
+
+// A kept round still out when a full path fails (it started before) answers well after the
+// failure: that says nothing about a new Postfix process, so it must not reset the count.
+TEST(Daemon, AGoodKeptRoundThatEndsAfterAFailedFullPathDoesNotResetTheCount) {
+    Harness h;
+    h.verdict = [](ProbeMode mode, std::size_t round) {
+        return round == 0 || mode == ProbeMode::kept;
+    };
+    // The kept round started at 15 s answers only at 21 s; the full path due at 20 s fails.
+    h.runner.duration = [](std::size_t i) { return i == 3 ? Duration(6s) : Duration(0s); };
+    h.events.signal_at(60s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 20s}), exit_unavailable) << h.log.text;
+    // Full paths fail at 20.x, +0.5 and +1 s, whatever the kept round said at 21 s.
+    EXPECT_LE(h.events.elapsed(), 21500ms) << h.log.text;
+    EXPECT_EQ(h.log.text.find("LDAP answers again"), std::string::npos) << h.log.text;
 }

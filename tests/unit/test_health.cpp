@@ -77,21 +77,49 @@ TEST(FullProbeSchedule, FirstRoundThenEveryIntervalOrWhenNeeded) {
     FullProbeSchedule s(60s);
     TimePoint t0{};
     EXPECT_EQ(s.next(t0), ProbeMode::full);
-    s.started(ProbeMode::full, t0);
+    s.finished(ProbeMode::full, true, t0);
     EXPECT_EQ(s.next(t0 + 1s), ProbeMode::kept);
-    s.started(ProbeMode::kept, t0 + 1s);
+    s.finished(ProbeMode::kept, true, t0 + 1s);
     EXPECT_EQ(s.next(t0 + 59s), ProbeMode::kept);
     EXPECT_EQ(s.next(t0 + 60s), ProbeMode::full) << "due whatever the kept rounds did";
     s.need_full();
     EXPECT_EQ(s.next(t0 + 2s), ProbeMode::full) << "after a failure or a closed connection";
-    s.started(ProbeMode::full, t0 + 2s);
+    s.finished(ProbeMode::full, true, t0 + 2s);
     EXPECT_EQ(s.next(t0 + 3s), ProbeMode::kept);
     EXPECT_EQ(s.next(t0 + 62s), ProbeMode::full);
+}
+
+// Issue 19: the full path was marked done when it started, so the rounds started beside a slow
+// one were kept rounds, passed, and hid its failure for good.
+TEST(FullProbeSchedule, TheFullPathIsDoneWhenOneEndsWellNotWhenItStarts) {
+    using namespace std::chrono_literals;
+    FullProbeSchedule s(60s);
+    TimePoint t0{};
+    s.finished(ProbeMode::full, true, t0); // due at 60 s, still connecting at 60.25 s
+    EXPECT_EQ(s.next(t0 + 60250ms), ProbeMode::full) << "beside a full path in flight";
+    s.finished(ProbeMode::full, false, t0 + 60400ms);
+    EXPECT_FALSE(s.kept_verdict_counts()) << "a full path failed since the last good one";
+    s.finished(ProbeMode::full, false, t0 + 60650ms);
+    EXPECT_EQ(s.next(t0 + 70s), ProbeMode::full) << "until a full path ends well";
+    s.finished(ProbeMode::full, true, t0 + 70s);
+    EXPECT_TRUE(s.kept_verdict_counts());
+    EXPECT_EQ(s.next(t0 + 71s), ProbeMode::kept);
+    EXPECT_EQ(s.next(t0 + 130s), ProbeMode::full) << "due from the end of the last good one";
+}
+
+TEST(FullProbeSchedule, AKeptVerdictCountsOnlyAfterAGoodFullPathAndNoFailureSince) {
+    using namespace std::chrono_literals;
+    FullProbeSchedule s(60s);
+    EXPECT_FALSE(s.kept_verdict_counts()) << "no full path yet";
+    s.finished(ProbeMode::full, true, TimePoint{});
+    EXPECT_TRUE(s.kept_verdict_counts());
+    s.need_full();
+    EXPECT_FALSE(s.kept_verdict_counts());
 }
 
 TEST(FullProbeSchedule, ZeroMeansEveryRound) {
     FullProbeSchedule s(Duration::zero());
     TimePoint t0{};
-    s.started(ProbeMode::full, t0);
+    s.finished(ProbeMode::full, true, t0);
     EXPECT_EQ(s.next(t0), ProbeMode::full);
 }
