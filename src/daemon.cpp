@@ -109,8 +109,19 @@ void Daemon::finish_reload(ReloadResult result) {
         reload();
 }
 
+// STATUS= carries what servers and files say: flattened to one line, so that no text can end
+// the field and add READY=1 or WATCHDOG=1 of its own, and cut short, so that the datagram
+// that carries this round's WATCHDOG=1 stays far below the 4 KiB systemd accepts.
 std::string Daemon::status_line(const std::string &text) const {
-    return "STATUS=" + text + (reload_failure_ ? "; last reload failed: " + *reload_failure_ : "");
+    std::string line =
+        printable(text + (reload_failure_ ? "; last reload failed: " + *reload_failure_ : ""));
+    if (line.size() > max_status_bytes) {
+        std::size_t cut = max_status_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80)
+            --cut; // not inside a UTF-8 sequence
+        line = line.substr(0, cut) + "...";
+    }
+    return "STATUS=" + line;
 }
 
 std::string Daemon::status(const RoundResult &round, const HealthState::Step &step,

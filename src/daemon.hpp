@@ -20,6 +20,9 @@ namespace lhc {
 
 class Daemon {
   public:
+    // The longest STATUS= text sent; the rest is cut.
+    static constexpr std::size_t max_status_bytes = 1024;
+
     Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
            RoundRunner &runner, Reloader &reloader, Logger &log);
 

@@ -172,6 +172,8 @@ class FakeProber final : public Prober {
         p.server = "ldap://127.0.0.1:389";
         p.step = ok ? ProbeStep::search : ProbeStep::connect;
         p.ldap_code = ok ? 0 : -1;
+        if (!ok)
+            p.diagnostic = diagnostic;
         r.probes.push_back(p);
         return r;
     }
@@ -201,6 +203,7 @@ class FakeProber final : public Prober {
     }
 
     std::vector<std::vector<ServerState>> servers_by_round;
+    std::string diagnostic; // what the server says when a round fails
     // When set, the verdict of round N (counted from 0) by mode, instead of the script.
     std::function<bool(ProbeMode, std::size_t)> verdict;
     bool closed = false; // the next io wakeup reports a closed idle connection

@@ -47,6 +47,7 @@ struct Harness {
     std::optional<Duration> loop_round_hangs_for;
     std::vector<std::vector<ServerState>> servers_by_round;
     std::function<bool(ProbeMode, std::size_t)> verdict;
+    std::string diagnostic;
 
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
     std::function<void(Daemon &)> daemon_setup;
@@ -63,6 +64,7 @@ struct Harness {
                 p->loop_round_hangs_for = loop_round_hangs_for;
                 p->servers_by_round = servers_by_round;
                 p->verdict = verdict;
+                p->diagnostic = diagnostic;
                 prober = p.get();
                 return p;
             },
@@ -494,4 +496,59 @@ TEST(Daemon, AGoodKeptRoundThatEndsAfterAFailedFullPathDoesNotResetTheCount) {
     // Full paths fail at 20.x, +0.5 and +1 s, whatever the kept round said at 21 s.
     EXPECT_LE(h.events.elapsed(), 21500ms) << h.log.text;
     EXPECT_EQ(h.log.text.find("LDAP answers again"), std::string::npos) << h.log.text;
+}
+
+namespace {
+
+// The fields of one notify datagram that are not STATUS=, in order.
+std::vector<std::string> control_fields(const std::string &datagram) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at <= datagram.size()) {
+        auto end = std::min(datagram.find('\n', at), datagram.size());
+        auto field = datagram.substr(at, end - at);
+        if (!field.empty() && field.rfind("STATUS=", 0) != 0)
+            out.push_back(field);
+        at = end + 1;
+    }
+    return out;
+}
+
+} // namespace
+
+// Issue 19, item 3: a server that answers a bind with "denied\nWATCHDOG=trigger\nREADY=1" made
+// the daemon send READY=1 before any good round.
+TEST(Daemon, NothingAServerSaysBecomesANotifyField) {
+    Harness h;
+    h.script = {false, false, true};
+    h.diagnostic = "denied\nWATCHDOG=trigger\nREADY=1\rSTOPPING=1";
+    h.events.signal_at(3s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    std::vector<std::vector<std::string>> fields;
+    for (const auto &m : h.notifier.messages)
+        fields.push_back(control_fields(m));
+    ASSERT_GE(fields.size(), 4u);
+    EXPECT_TRUE(fields[1].empty()) << h.notifier.messages[1];
+    EXPECT_TRUE(fields[2].empty()) << h.notifier.messages[2];
+    EXPECT_EQ(fields[3], (std::vector<std::string>{"READY=1", "WATCHDOG=1"}))
+        << "READY=1 only with the first good round";
+    EXPECT_NE(h.notifier.messages[1].find("denied WATCHDOG=trigger READY=1 STOPPING=1"),
+              std::string::npos)
+        << "the text is still shown, on one line: " << h.notifier.messages[1];
+}
+
+// A degraded server's diagnostic of any length: the datagram with the round's WATCHDOG=1 must
+// stay under the 4 KiB that systemd reads, or systemd drops it and its watchdog fires.
+TEST(Daemon, AHugeDiagnosticCannotCostTheWatchdogPing) {
+    Harness h;
+    h.script = {true};
+    std::string why(100000, 'x');
+    h.servers_by_round = {{{"ldap://a", false, "bind: " + why, {}}, {"ldap://b", true, "", {}}}};
+    h.events.signal_at(1s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    ASSERT_GE(h.notifier.messages.size(), 2u);
+    const auto &first = h.notifier.messages[1];
+    EXPECT_NE(first.find("WATCHDOG=1"), std::string::npos);
+    EXPECT_NE(first.find("LDAP degraded"), std::string::npos) << first.substr(0, 200);
+    EXPECT_LE(first.size(), 2048u);
 }
