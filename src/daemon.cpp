@@ -152,14 +152,18 @@ std::string Daemon::status(const RoundResult &round, const HealthState::Step &st
            round.first_failure();
 }
 
-// Only a list of servers can be degraded: a single server that fails is an outage, which the
-// failed rounds report.
+// Only a server_host list of two or more can be degraded: a single server that fails is an
+// outage, which the failed rounds report, whatever other tables' servers do.
 void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
-    if (servers.size() < 2)
-        return;
-    auto answering = std::count_if(servers.begin(), servers.end(),
-                                   [](const ServerState &s) { return s.answers; });
+    std::map<std::size_t, std::pair<int, int>> lists; // answering, named
     for (const auto &s : servers) {
+        lists[s.list].first += s.answers ? 1 : 0;
+        ++lists[s.list].second;
+    }
+    for (const auto &s : servers) {
+        auto [answering, named] = lists[s.list];
+        if (named < 2)
+            continue;
         auto [it, first] = server_answers_.try_emplace(s.url, s.answers);
         if (!first && it->second == s.answers)
             continue;
@@ -168,14 +172,33 @@ void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
             log_.event(Event::degraded, Priority::warning,
                        msg() << "LDAP server " << s.url << " fails (" << s.why << ")"
                              << (answering > 0 ? "; " + std::to_string(answering) + " of " +
-                                                     std::to_string(servers.size()) +
-                                                     " servers answer, Postfix still works"
+                                                     std::to_string(named) +
+                                                     " servers of its list answer, Postfix "
+                                                     "still works"
                                                : ""),
                        {s.url, "", "", s.why});
         else if (!first)
             log_.event(Event::server_back, Priority::notice,
                        msg() << "LDAP server " << s.url << " answers again", {s.url, "", "", ""});
     }
+}
+
+// A server whose idle timeout is shorter than --interval closes the kept connection before
+// every round: said once, then at most once per closed_note_spacing with a count, not tens of
+// thousands of journal lines a day.
+void Daemon::note_closed_connection() {
+    TimePoint now = events_.now();
+    ++closed_unsaid_;
+    if (closed_said_ && now - *closed_said_ < closed_note_spacing)
+        return;
+    if (!closed_said_)
+        log_.info("a server closed the kept connection, probing now");
+    else
+        log_.info(msg() << "a server closed the kept connection " << closed_unsaid_
+                        << " times since the last such line, each costing a new connection: is "
+                           "its idle timeout shorter than --interval?");
+    closed_said_ = now;
+    closed_unsaid_ = 0;
 }
 
 // A good kept round that was out while a full path failed does not speak for a new Postfix
@@ -315,7 +338,7 @@ int Daemon::run() {
             break;
         case Wakeup::io:
             if (prober_->connection_closed()) {
-                log_.info("a server closed the kept connection, probing now");
+                note_closed_connection();
                 schedule_.need_full();
                 next_start_ = events_.now();
             }

@@ -20,6 +20,8 @@ namespace lhc {
 
 class Daemon {
   public:
+    // At most one line per this spacing about servers closing the kept connection.
+    static constexpr std::chrono::hours closed_note_spacing{1};
     // The longest STATUS= text sent; the rest is cut.
     static constexpr std::size_t max_status_bytes = 1024;
 
@@ -39,6 +41,7 @@ class Daemon {
     void finish_reload(ReloadResult result);
     std::string status(const RoundResult &round, const HealthState::Step &step,
                        const std::vector<ServerState> &servers) const;
+    void note_closed_connection();
     // One warning when a server starts failing, one notice when it answers again.
     void note_server_changes(const std::vector<ServerState> &servers);
     std::string status_line(const std::string &text) const;
@@ -69,6 +72,8 @@ class Daemon {
     bool reload_again_ = false;                  // a SIGHUP came while a reload was pending
     std::optional<std::string> reload_failure_;  // until a reload succeeds
     std::map<std::string, bool> server_answers_; // each server's last known state, by URL
+    std::optional<TimePoint> closed_said_;       // when a closed kept connection was last logged
+    long closed_unsaid_ = 0;                     // closed kept connections not logged since
 };
 
 } // namespace lhc

@@ -117,7 +117,8 @@ int background_probes() {
 }
 
 struct LdapProber::ServerBook {
-    std::vector<std::string> order; // every URL of every plan, in server_host order
+    std::vector<std::string> order;          // every URL of every plan, in server_host order
+    std::map<std::string, std::size_t> list; // the plan that names each URL first
     mutable std::mutex mutex;
     std::map<std::string, ServerState> known;
     std::set<std::string> busy; // a background probe of it is still running
@@ -142,8 +143,7 @@ LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep
       nss_(std::move(nss_users), nss_limit(plans)) {
     for (auto &p : plans) {
         for (const auto &url : p.urls)
-            if (std::find(servers_->order.begin(), servers_->order.end(), url) ==
-                servers_->order.end())
+            if (servers_->list.try_emplace(url, plans_.size()).second)
                 servers_->order.push_back(url);
         plans_.push_back(std::make_shared<const ConnectionPlan>(std::move(p)));
         if (keep)
@@ -155,8 +155,10 @@ std::vector<ServerState> LdapProber::server_states() const {
     std::vector<ServerState> out;
     std::lock_guard lock(servers_->mutex);
     for (const auto &url : servers_->order)
-        if (auto it = servers_->known.find(url); it != servers_->known.end())
+        if (auto it = servers_->known.find(url); it != servers_->known.end()) {
             out.push_back(it->second);
+            out.back().list = servers_->list.at(url);
+        }
     return out;
 }
 

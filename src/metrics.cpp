@@ -57,10 +57,15 @@ void Metrics::on_round(const RoundResult &round, int consecutive_failures,
         it->second.latency =
             std::max(it->second.latency, std::chrono::duration<double>(p.latency).count());
     }
+    // The prober's list is the servers of the tables in force: one that a reload removed goes.
+    if (!servers.empty())
+        servers_.clear();
     for (const auto &s : servers)
         seen[s.url] = Server{s.answers, std::chrono::duration<double>(s.latency).count()};
     for (auto &[server, state] : seen)
-        servers_[server] = state;
+        if (servers.empty() || std::any_of(servers.begin(), servers.end(),
+                                           [&](const ServerState &s) { return s.url == server; }))
+            servers_[server] = state;
 }
 
 std::string Metrics::text() const {

@@ -194,7 +194,7 @@ class FakeProber final : public Prober {
     }
     Duration worst_case() const override { return worst; }
     std::string summary() const override { return "1 search on 1 connection"; }
-    bool connection_closed() override { return std::exchange(closed, false); }
+    bool connection_closed() override { return std::exchange(closed, closes_every_time); }
     // Round by round: the states after round N are servers_by_round[min(N, size) - 1].
     std::vector<ServerState> server_states() const override {
         if (servers_by_round.empty() || rounds == 0)
@@ -206,7 +206,8 @@ class FakeProber final : public Prober {
     std::string diagnostic; // what the server says when a round fails
     // When set, the verdict of round N (counted from 0) by mode, instead of the script.
     std::function<bool(ProbeMode, std::size_t)> verdict;
-    bool closed = false; // the next io wakeup reports a closed idle connection
+    bool closed = false;            // the next io wakeup reports a closed idle connection
+    bool closes_every_time = false; // and every one after it
     bool loop_rounds = false;
     bool kept_fails_once = false;
     std::optional<Duration> loop_round_hangs_for; // loop rounds get no answer, fail after it

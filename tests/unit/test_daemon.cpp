@@ -42,7 +42,8 @@ struct Harness {
     FakeProber *prober = nullptr; // the last one the factory made
     int loads = 0;
     bool idle_connection_closes = false; // the prober reports a closed idle connection
-    bool loop_rounds = false;            // kept-connection rounds run in the daemon's loop
+    bool idle_connection_always_closes = false;
+    bool loop_rounds = false; // kept-connection rounds run in the daemon's loop
     bool kept_fails_once = false;
     std::optional<Duration> loop_round_hangs_for;
     std::vector<std::vector<ServerState>> servers_by_round;
@@ -58,7 +59,8 @@ struct Harness {
             [this]() -> std::unique_ptr<Prober> {
                 ++loads;
                 auto p = std::make_unique<FakeProber>(script, &events);
-                p->closed = idle_connection_closes;
+                p->closed = idle_connection_closes || idle_connection_always_closes;
+                p->closes_every_time = idle_connection_always_closes;
                 p->loop_rounds = loop_rounds;
                 p->kept_fails_once = kept_fails_once;
                 p->loop_round_hangs_for = loop_round_hangs_for;
@@ -551,4 +553,37 @@ TEST(Daemon, AHugeDiagnosticCannotCostTheWatchdogPing) {
     EXPECT_NE(first.find("WATCHDOG=1"), std::string::npos);
     EXPECT_NE(first.find("LDAP degraded"), std::string::npos) << first.substr(0, 200);
     EXPECT_LE(first.size(), 2048u);
+}
+
+// Issue 19, item 6: two tables with one server each are two lists of one, not a list of two:
+// one of them failing is the outage the rounds report, never "degraded, Postfix still works".
+TEST(Daemon, ServersAreCountedWithinTheirOwnServerHostList) {
+    Harness h;
+    h.script = {true, false};
+    ServerState a{"ldap://a/", true, "", {}, 0}, b{"ldap://b/", true, "", {}, 1};
+    ServerState a_down{"ldap://a/", false, "connect: Can't contact LDAP server", {}, 0};
+    h.servers_by_round = {{a, b}, {a_down, b}};
+    EXPECT_EQ(h.run(), exit_unavailable);
+    for (auto &[e, f] : h.log.events)
+        EXPECT_NE(e, Event::degraded) << h.log.text;
+    EXPECT_EQ(h.log.text.find("still works"), std::string::npos) << h.log.text;
+}
+
+// Issue 19, item 6: slapd's idletimeout below --interval closes the kept connection before
+// every round; one line a round would be tens of thousands of journal lines a day.
+TEST(Daemon, AServerThatClosesEveryIdleConnectionIsSaidOnceThenHourly) {
+    Harness h;
+    h.script = {true};
+    h.idle_connection_always_closes = true;
+    for (int i = 0; i <= 2 * 3600; ++i) // a close a second for two hours
+        h.events.signal_at(std::chrono::seconds(i) + 500ms, Wakeup::io);
+    h.events.signal_at(7201s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{1s, 250ms, 3, 120s}), exit_ok);
+    std::size_t lines = 0;
+    for (std::size_t at = 0;
+         (at = h.log.text.find("closed the kept connection", at)) != std::string::npos; ++at)
+        ++lines;
+    EXPECT_EQ(lines, 3u) << "once at the first, then once an hour";
+    EXPECT_NE(h.log.text.find("closed the kept connection 3600 times"), std::string::npos)
+        << h.log.text.substr(0, 2000);
 }

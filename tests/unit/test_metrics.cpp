@@ -142,3 +142,20 @@ TEST(MetricsFile, AnUnwritablePlaceIsOneWarningNotAStop) {
     EXPECT_EQ(log.text.find("--metrics-file", log.text.find('\n')), std::string::npos)
         << "the same error twice: " << log.text;
 }
+
+// Issue 19, item 6: after a reload that removed ldap2, its series must go, not stay at its last
+// value for ever.
+TEST(Metrics, AServerThatAReloadRemovedIsNoLongerReported) {
+    Metrics m;
+    std::vector<ServerState> both{{"ldap://ldap1/", true, "", 1ms},
+                                  {"ldap://ldap2/", true, "", 1ms}};
+    m.on_round(round_of({probe("ldap://ldap1/", true, 1ms)}), 0, both);
+    ASSERT_NE(m.text().find("ldap://ldap2/"), std::string::npos);
+    std::vector<ServerState> one{{"ldap://ldap1/", true, "", 1ms}};
+    m.on_round(round_of({probe("ldap://ldap1/", true, 1ms)}), 0, one);
+    EXPECT_EQ(m.text().find("ldap://ldap2/"), std::string::npos) << m.text();
+    // A round of the old tables still in flight at the reload does not bring it back.
+    m.on_round(round_of({probe("ldap://ldap2/", true, 1ms)}), 0, one);
+    EXPECT_EQ(m.text().find("ldap://ldap2/"), std::string::npos) << m.text();
+    EXPECT_NE(m.text().find("ldap://ldap1/"), std::string::npos) << m.text();
+}
