@@ -602,6 +602,15 @@ class Connection {
         // Postfix: a missing base that depends on the key is "not found"; any other error
         // (size limit, time limit, a missing fixed base, ...) is a temporary failure.
         r.healthy = s.ok() || (s.rc == LDAP_NO_SUCH_OBJECT && search.dynamic_base);
+        // The probe key finds nothing: its one-message answer would reach Postfix even where
+        // the answer for a key that exists cannot (see result_wait()).
+        if (r.healthy && t_.finds_time_out()) {
+            r.healthy = false;
+            r.ldap_code = LDAP_TIMEOUT;
+            r.diagnostic = "timeout = " + std::to_string(t_.timeout) +
+                           ": libldap gives up on an answer after its first message, so every "
+                           "lookup that finds an entry times out";
+        }
         if (log_.debug_enabled())
             log_.debug(msg() << server_ << ": search base=\"" << search.base << "\" filter=\""
                              << search.filter
@@ -628,8 +637,11 @@ class Connection {
         return LDAP_SCOPE_SUBTREE;
     }
 
-    // Postfix's dict_ldap_result() waits with the raw timeout; libldap reads -1 as "forever".
-    timeval result_wait() const { return t_.timeout == -1 ? wait_ : timeout_; }
+    // Postfix's dict_ldap_result() waits with the raw timeout. libldap reads -1 as "forever";
+    // below -1 it polls without end for the first message and times out on any later one
+    // (LdapTable::finds_time_out(), which judge() applies to every kind of round: a kept round
+    // collected by the caller's loop polls with a zero wait and would miss it). Ours ends.
+    timeval result_wait() const { return t_.timeout < 0 ? wait_ : timeout_; }
 
     const ConnectionPlan &plan_;
     const LdapTable &t_;

@@ -330,7 +330,8 @@ void read_timeout(TableReader &r, LdapTable &t, const LdapParameter &p) {
                               "answer; ldap-health-check gives up after " +
                               std::to_string(LdapTable::unbounded_wait_seconds) + " s");
     else if (t.timeout < -1)
-        r.warn("timeout", value + "libldap gives up on every wait at once: every lookup fails");
+        r.warn("timeout", value + "libldap gives up on every answer after its first message: every "
+                                  "lookup that finds an entry fails (Search error -5: Timed out)");
 }
 
 void check_template(TableReader &r, const std::string &name, const std::string &tmpl, bool query) {

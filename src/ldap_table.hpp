@@ -70,6 +70,11 @@ struct LdapTable {
     // unbounded_wait_seconds. Always positive.
     int wait_seconds() const { return timeout > 0 ? timeout : unbounded_wait_seconds; }
     static constexpr int unbounded_wait_seconds = 10; // Postfix's default timeout
+    // Below -1, libldap's ldap_result() waits without end for the first message of an answer
+    // and then finds its deadline long past (wait4msg, result.c): an answer of one message
+    // (nothing found, an error) gets through, one that finds an entry (entries, then the
+    // result) fails with LDAP_TIMEOUT. Mail is looked up by keys that exist: the table fails.
+    bool finds_time_out() const { return timeout < -1; }
     // Every resolved parameter as (name, value), secrets shown as Secret::mask: for --debug.
     std::vector<std::pair<std::string, std::string>> describe() const;
     // Equal for two tables exactly when Postfix would give them one shared connection: the

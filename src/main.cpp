@@ -24,6 +24,7 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <ldap.h>
 #include <malloc.h>
 #include <optional>
 #include <sstream>
@@ -121,6 +122,17 @@ std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
                                         true, o.nss_users);
 }
 
+// libldap's one-time set-up (ldap_int_initialize, on the first ldap_* call of the process)
+// resolves this machine's own name (ldap_pvt_get_fqdn: gethostname, then getaddrinfo) and
+// reads ldap.conf. Postfix pays for it before any lookup and outside any timeout; left to our
+// first round, it would count against the connect step's limit, and a host whose own name goes
+// to a slow DNS server would read as an LDAP outage even with server_host = 127.0.0.1. Made
+// after the SASL set-up, which libldap's own would otherwise take over.
+void initialize_libldap() {
+    int version = 0;
+    ldap_get_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &version);
+}
+
 // One round, or with --wait a round every --retry-interval (each follows a failed one, as in
 // the daemon) until one is healthy or the time is up.
 // The recover timer waits this way during an outage: one process a minute with one line per
@@ -131,6 +143,7 @@ int once(const Options &o, Logger &log) {
     // the plugins: a reload may bring a table with bind = sasl.
     if (!any_sasl_bind(tables))
         start_sasl_without_plugins();
+    initialize_libldap();
     auto prober = LdapProber(plan(o, tables, log), log, false, o.nss_users);
     auto seconds = [](double s) {
         return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
@@ -199,6 +212,7 @@ int run(int argc, char **argv) {
         // Rounds run on short-lived threads; without this each may get a malloc arena of its
         // own, and the daemon's memory would creep up with the number of overlapping rounds.
         mallopt(M_ARENA_MAX, 1);
+        initialize_libldap();
         SdNotifier notifier;
         SignalEventSource events;
         ThreadRoundRunner runner;

@@ -18,6 +18,7 @@ import threading
 import time
 
 from lhctest import harness, oracle, proc, slapd, tables
+from lhctest.notify import NotifyListener
 
 # Our bound on a step is the timeout plus half a second of grace; process start-up on top.
 GRACE = 1.5
@@ -92,6 +93,65 @@ class SilentDns:
         self.sock.close()
 
 
+class SlowDns:
+    """A DNS server on a loopback address, port 53, that answers every query NXDOMAIN after
+    DELAY seconds; wrap() runs a command as a host whose own name only this server knows."""
+
+    ADDRESS = "127.0.0.78"
+    DELAY = 3.0
+    HOSTNAME = "lhc-slow-host"
+
+    def __init__(self, directory):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((self.ADDRESS, 53))
+        self.queries = 0
+        self._stop = False
+        self._timers = []
+        self.resolv_conf = os.path.join(directory, "slow-resolv.conf")
+        with open(self.resolv_conf, "w") as f:
+            f.write("nameserver %s\noptions timeout:10 attempts:1\n" % self.ADDRESS)
+        self.hosts = os.path.join(directory, "slow-hosts")
+        with open(self.hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n::1 localhost\n")
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        self.sock.settimeout(0.1)
+        while not self._stop:
+            try:
+                query, peer = self.sock.recvfrom(4096)
+            except (socket.timeout, OSError):
+                continue
+            self.queries += 1
+            # Same id and question; QR, RD, RA set; rcode 3 (NXDOMAIN); no records.
+            answer = query[:2] + bytes([0x81, 0x83]) + query[4:6] + bytes(6) + query[12:]
+            timer = threading.Timer(self.DELAY, self._send, (answer, peer))
+            timer.start()
+            self._timers.append(timer)
+
+    def _send(self, answer, peer):
+        try:
+            self.sock.sendto(answer, peer)
+        except OSError:
+            pass
+
+    def wrap(self, argv):
+        """argv under its own host name, resolved by none but this server (UTS and mount
+        namespaces of its own, /etc/hosts without it, /etc/resolv.conf naming this server)."""
+        script = ('hostname "$0" && mount --bind "$1" /etc/hosts && '
+                  'mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"')
+        return ["unshare", "--uts", "--mount", "--propagation", "private", "sh", "-c", script,
+                self.HOSTNAME, self.hosts, self.resolv_conf] + argv
+
+    def close(self):
+        self._stop = True
+        self._thread.join()
+        for t in self._timers:
+            t.cancel()
+        self.sock.close()
+
+
 def timed(argv, limit):
     start = time.monotonic()
     done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -161,6 +221,41 @@ class Hostile(harness.SlapdTestCase):
         self.assertIn("connect ldap://%s/" % name, ours.stdout)
         self.assertIn("name resolution", ours.stdout)
         self.assertLessEqual(elapsed, 2 + GRACE, "postmap took %.1f s, we %.1f s" % (theirs, elapsed))
+
+    def test_own_host_name_resolved_slowly_as_postfix_does(self):
+        """libldap resolves the machine's own name once per process, before anything else
+        (ldap_int_initialize -> ldap_pvt_get_fqdn); Postfix pays for that outside any timeout,
+        and so must we, even when the servers are given as addresses."""
+        dns = SlowDns(self.dir)
+        self.addCleanup(dns.close)
+        path = self.table("slow-own-name.cf", tables.bind_yes(self.ldap, timeout=2))
+        postmap, theirs = timed(dns.wrap([oracle.find_postmap(), "-q", KEY, "ldap:" + path]), 30)
+        self.assertEqual(oracle.classify(postmap.returncode, postmap.stderr), "found", postmap.stderr)
+        # The precondition: the name really went to the slow server, past the timeout.
+        self.assertGreater(dns.queries, 0, "the host name was not looked up: the test proves nothing")
+        self.assertGreaterEqual(theirs, SlowDns.DELAY - 0.5, "postmap took %.1f s" % theirs)
+        ours, elapsed = timed(dns.wrap([harness.binary(), "--once", "--probe-key", KEY, "--conffile", path]), 30)
+        detail = "postmap took %.1f s, we %.1f s: %s%s" % (theirs, elapsed, ours.stdout, ours.stderr)
+        self.assertEqual(ours.returncode, harness.EXIT_OK, detail)
+        self.assertLess(elapsed, SlowDns.DELAY + GRACE, detail)
+        harness.assert_no_secret(self, ours.stdout, ours.stderr)
+        self.assert_daemon_ready(dns.wrap([harness.binary(), "--conffile", path, "--failures", "1"]))
+
+    def assert_daemon_ready(self, argv):
+        """The daemon's first round (where one failure means down at start) is good too."""
+        with NotifyListener() as notify:
+            env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+            env.pop("WATCHDOG_USEC", None)
+            daemon = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True, env=env,
+                                      preexec_fn=proc.die_with_parent)
+            try:
+                ready = notify.wait_for("READY=1", limit=SlowDns.DELAY + 5, proc=daemon)
+            finally:
+                daemon.terminate()
+                _, err = daemon.communicate(timeout=10)
+            self.assertIsNotNone(ready, "no READY=1 (exit %s): %s" % (daemon.returncode, err))
+            harness.assert_no_secret(self, err, notify.text())
 
     def test_referral_to_a_silent_server_is_bounded_by_the_timeout(self):
         listener = SilentListener()

@@ -293,12 +293,20 @@ TEST(LdapTable, TimeoutsPostfixAcceptsButCannotUseAreExplained) {
                         "time limit: every lookup fails"),
               std::string::npos);
     EXPECT_NE(only_warning("timeout = -2")
-                  .find(":1: timeout = -2: libldap gives up on every wait "
-                        "at once: every lookup fails"),
+                  .find(":1: timeout = -2: libldap gives up on every answer after its "
+                        "first message: every lookup that finds an entry fails"),
               std::string::npos);
     EXPECT_NE(only_warning("timeout = -1").find(":1: timeout = -1: Postfix waits without end"),
               std::string::npos);
     EXPECT_EQ(parse("timeout = 2147483647").warnings, Warnings{});
+}
+
+TEST(LdapTable, AnswersWithEntriesTimeOutBelowMinusOne) {
+    EXPECT_TRUE(parse("timeout = -2").finds_time_out());
+    EXPECT_TRUE(parse("timeout = -11").finds_time_out());
+    EXPECT_FALSE(parse("timeout = -1").finds_time_out());
+    EXPECT_FALSE(parse("timeout = 0").finds_time_out());
+    EXPECT_FALSE(parse("timeout = 1").finds_time_out());
 }
 
 TEST(LdapTable, EveryWaitHasAPositiveBound) {
