@@ -134,7 +134,7 @@ class Connection {
     // way that the full path must judge.
     std::optional<std::vector<ProbeResult>> run_kept() {
         auto start = Clock::now();
-        if (!kept_ || !(handle_ = kept_->take()))
+        if (!take_kept())
             return std::nullopt;
         auto results = on_kept_connection();
         if (needs_full_path(results))
@@ -146,16 +146,9 @@ class Connection {
 
     // Sends every search on the kept connection; false when there is none.
     bool send_kept() {
-        if (!kept_ || !(handle_ = kept_->take()))
+        if (!take_kept())
             return false;
-        server_ = handle_->url;
         start_ = Clock::now();
-        // A server that sends half a TLS record and stops must not hold the caller's loop in
-        // a blocking read: libldap takes the timeout as "no message yet" and polls again.
-        if (!std::exchange(handle_->read_slice, true)) {
-            timeval slice{0, 200000};
-            setsockopt(descriptor_of(handle_->ld), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
-        }
         for (const auto &search : plan_.searches) {
             Pending p;
             p.search = &search;
@@ -203,6 +196,25 @@ class Connection {
     }
 
   private:
+    // Takes the kept connection, if any, and bounds every read on it, wherever the round runs
+    // (the caller's loop, a round's thread, one of several side by side). The server's answer
+    // is waited for in ldap_result() under the timeout, but once data arrives libldap reads
+    // the rest of the message in a blocking read: a server that sends the first bytes of a
+    // message (on a plain connection: its BER header) and stops would hold that read, and
+    // the round, for good. With a read slice libldap takes the timeout as "no message yet",
+    // polls again and gives up at the timeout. (TLS connections are left non-blocking by
+    // libldap 2.5; the slice does not rely on it.)
+    bool take_kept() {
+        if (!kept_ || !(handle_ = kept_->take()))
+            return false;
+        server_ = handle_->url;
+        if (!std::exchange(handle_->read_slice, true)) {
+            timeval slice{0, 200000};
+            setsockopt(descriptor_of(handle_->ld), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+        }
+        return true;
+    }
+
     struct Pending {
         const SearchPlan *search = nullptr;
         Step sent;
@@ -237,7 +249,6 @@ class Connection {
 
     // The searches alone, on the connection the last good probe bound; kept again when good.
     std::vector<ProbeResult> on_kept_connection() {
-        server_ = handle_->url;
         std::vector<ProbeResult> out;
         for (const auto &search : plan_.searches)
             out.push_back(run_search(search));

@@ -46,8 +46,9 @@ std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &lo
 
 // Only the searches on the kept connection, on the calling thread: nullopt when there is no
 // kept connection or it failed in a way that only the full path can judge. Every wait here
-// is a libldap result wait bounded by the timeout (no name resolution, no TLS handshake), so
-// no worker thread is needed, unless referrals are chased (the caller's choice).
+// is a libldap result wait bounded by the timeout (no name resolution, no TLS handshake), and
+// every read one bounded by a read slice, as in KeptRound: no worker thread or step watch is
+// needed, unless referrals are chased (the caller's choice).
 std::optional<std::vector<ProbeResult>> probe_kept(const ConnectionPlan &plan, Logger &log,
                                                    KeptConnection &kept);
 

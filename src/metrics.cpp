@@ -98,24 +98,41 @@ std::string Metrics::text() const {
     return out;
 }
 
-void MetricsFile::write(const Metrics &metrics) {
-    std::string text = metrics.text();
-    std::string tmp = path_ + ".tmp"; // not *.prom: the collector never reads it
+namespace {
+
+// Writes `text` to a new file beside `path` and renames it to `path`; the error, or "".
+// The directory is writable by another group (node_exporter's), whose members may put
+// anything at a name we choose in advance: a FIFO (a blocking open() would stall the loop
+// and with it READY=1 and every watchdog ping), a symlink (the write would land anywhere
+// the daemon may write), a directory. So the name is new each time and the file is made
+// by us (O_EXCL: never a FIFO, never through a symlink); rename() replaces whatever is at
+// `path` itself without following it. The messages name `path`, never the random name,
+// so that one lasting problem stays one warning.
+std::string replace_file(const std::string &path, const std::string &text) {
+    std::string tmp = path + ".XXXXXX.tmp"; // not *.prom: the collector never reads it
+    int fd = mkostemps(tmp.data(), 4, O_CLOEXEC);
+    if (fd < 0)
+        return "cannot create a file beside " + path + ": " + std::strerror(errno);
     std::string error;
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        error = "open " + tmp + ": " + std::strerror(errno);
-    } else {
-        // node_exporter runs as another user: readable whatever the unit's UMask=.
-        fchmod(fd, 0644);
-        ssize_t n = ::write(fd, text.data(), text.size());
-        if (n != static_cast<ssize_t>(text.size()))
-            error = "write " + tmp + ": " + (n < 0 ? std::strerror(errno) : "short write");
-        if (close(fd) != 0 && error.empty())
-            error = "close " + tmp + ": " + std::strerror(errno);
-        if (error.empty() && rename(tmp.c_str(), path_.c_str()) != 0)
-            error = "rename to " + path_ + ": " + std::strerror(errno);
-    }
+    // node_exporter runs as another user: readable whatever the unit's UMask=.
+    if (fchmod(fd, 0644) != 0)
+        error = std::string("fchmod: ") + std::strerror(errno);
+    ssize_t n = error.empty() ? ::write(fd, text.data(), text.size()) : 0;
+    if (error.empty() && n != static_cast<ssize_t>(text.size()))
+        error = std::string("write: ") + (n < 0 ? std::strerror(errno) : "short write");
+    if (close(fd) != 0 && error.empty())
+        error = std::string("close: ") + std::strerror(errno);
+    if (error.empty() && rename(tmp.c_str(), path.c_str()) != 0)
+        error = "rename to " + path + ": " + std::strerror(errno);
+    if (!error.empty())
+        unlink(tmp.c_str());
+    return error;
+}
+
+} // namespace
+
+void MetricsFile::write(const Metrics &metrics) {
+    std::string error = replace_file(path_, metrics.text());
     if (!error.empty() && error != last_error_)
         log_.warning("--metrics-file: " + error + "; probing goes on");
     last_error_ = error;

@@ -39,8 +39,8 @@ class MetricsSink {
     virtual void write(const Metrics &metrics) = 0;
 };
 
-// Writes PATH.tmp and renames it to PATH. A file that cannot be written is worth one warning
-// (per distinct error), never a stop: mail does not depend on the metrics.
+// Writes a new file beside PATH and renames it to PATH. A file that cannot be written is worth one
+// warning (per distinct error), never a stop: mail does not depend on the metrics.
 class MetricsFile final : public MetricsSink {
   public:
     MetricsFile(std::string path, Logger &log) : path_(std::move(path)), log_(log) {}

@@ -36,7 +36,7 @@ struct LdapHandle {
     HandshakeGuard guard;
     ldap_conncb cb{};
     std::string url;         // the server_host URL it is connected to
-    bool read_slice = false; // SO_RCVTIMEO set for rounds driven by the caller's loop
+    bool read_slice = false; // SO_RCVTIMEO set for rounds on the kept connection
     LdapHandle() = default;
     // Makes libldap push the guard under TLS on every connection `ld` opens.
     bool install_guard(timeval timeout);

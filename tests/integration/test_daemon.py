@@ -5,6 +5,7 @@ A NOTIFY_SOCKET listener records every datagram; slapd is stopped or started
 under the running daemon to make the outages.
 """
 
+import glob
 import json
 import os
 import re
@@ -132,7 +133,21 @@ class DaemonBlackBox(harness.SlapdTestCase):
         self.assertEqual(m[("ldap_health_check_up", None)], 0)
         self.assertEqual(m[("ldap_health_check_consecutive_failures", None)], FAILURES)
         self.assertEqual(m[("ldap_health_check_server_up", self.ldap.url)], 0, m)
-        self.assertFalse(os.path.exists(path + ".tmp"))
+        self.assertEqual(glob.glob(path + ".*"), [], "a temporary file was left behind")
+
+    def test_fifo_in_the_metrics_directory_stops_nothing(self):
+        # The metrics directory is writable by node_exporter's group: a FIFO at the name the
+        # first version wrote through held its loop in open() (no READY=1, no SIGTERM).
+        directory = tempfile.mkdtemp(prefix="lhc-metrics-", dir=self.ldap.dir)
+        path = os.path.join(directory, "ldap-health-check.prom")
+        os.mkfifo(path + ".tmp")
+        daemon = self.start(["--metrics-file", path])
+        self.wait_watchdogs(daemon, self.wait_ready(daemon), n=3)
+        self.assertEqual(self.parsed_metrics(path)[("ldap_health_check_up", None)], 1)
+        t0 = time.monotonic()
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(5), 0, self.detail(daemon))
+        self.timings.append(("FIFO in the metrics dir: SIGTERM -> exit", daemon.ended - t0, 5))
 
     def test_outage_gives_up_with_69(self):
         daemon = self.start()

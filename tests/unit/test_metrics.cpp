@@ -2,11 +2,19 @@
 #include "metrics.hpp"
 
 #include <cstdio>
+#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
+#include <future>
 #include <gtest/gtest.h>
 #include <iterator>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace lhc;
@@ -33,6 +41,78 @@ RoundResult round_of(std::vector<ProbeResult> probes, Duration latency = 2ms) {
 bool has_line(const std::string &text, const std::string &line) {
     return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
+
+std::string contents(const std::string &path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class Lines final : public Logger {
+  public:
+    Lines() : Logger(-1) {}
+    std::string text() const {
+        std::lock_guard lock(mutex_);
+        return text_;
+    }
+
+  protected:
+    void write_line(std::string_view line) override {
+        std::lock_guard lock(mutex_);
+        text_ += line;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::string text_;
+};
+
+// A metrics directory that a hostile member of its group has prepared: whatever is put at
+// PATH.tmp or PATH must neither stall a write (a blocked write is a round that never ends,
+// and no READY=1) nor make it write anywhere but PATH.
+class HostileMetricsDir : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ASSERT_NE(mkdtemp(dir_), nullptr);
+        path_ = std::string(dir_) + "/ldap.prom";
+        tmp_ = path_ + ".tmp";
+        log_ = std::make_shared<Lines>();
+        file_ = std::make_shared<MetricsFile>(path_, *log_);
+        metrics_.on_round(round_of({probe("ldap://a/", true, 1ms)}), 0);
+    }
+    void TearDown() override {
+        if (!hung_)
+            std::filesystem::remove_all(dir_);
+    }
+
+    // Writes on a thread of its own, so that a write that blocks fails the test instead of
+    // hanging it; such a thread is left behind, owning what it uses.
+    bool writes_in_time() {
+        auto done = std::make_shared<std::promise<void>>();
+        auto ended = done->get_future();
+        std::thread([file = file_, log = log_, m = metrics_, done] {
+            file->write(m);
+            done->set_value();
+        }).detach();
+        hung_ = ended.wait_for(2s) != std::future_status::ready;
+        return !hung_;
+    }
+
+    // PATH holds the whole text, in a regular file.
+    void expect_written() {
+        struct stat st {};
+        ASSERT_EQ(lstat(path_.c_str(), &st), 0) << log_->text();
+        ASSERT_TRUE(S_ISREG(st.st_mode))
+            << "PATH must be a regular file: " << std::oct << st.st_mode;
+        EXPECT_EQ(contents(path_), metrics_.text());
+    }
+
+    char dir_[32] = "/tmp/lhc-metrics-XXXXXX";
+    std::string path_, tmp_;
+    std::shared_ptr<Lines> log_;
+    std::shared_ptr<MetricsFile> file_;
+    Metrics metrics_;
+    bool hung_ = false;
+};
 
 } // namespace
 
@@ -124,23 +204,85 @@ TEST(MetricsFile, WritesTheWholeTextReadableByOthersAndLeavesNoTemporaryFile) {
 }
 
 TEST(MetricsFile, AnUnwritablePlaceIsOneWarningNotAStop) {
-    class Lines final : public Logger {
-      public:
-        Lines() : Logger(-1) {}
-        std::string text;
-
-      protected:
-        void write_line(std::string_view line) override { text += line; }
-    } log;
+    Lines log;
     MetricsFile file("/nonexistent-lhc-dir/ldap.prom", log);
     Metrics m;
     file.write(m);
     file.write(m);
-    EXPECT_NE(log.text.find("<4>--metrics-file: open /nonexistent-lhc-dir/ldap.prom.tmp"),
-              std::string::npos)
-        << log.text;
-    EXPECT_EQ(log.text.find("--metrics-file", log.text.find('\n')), std::string::npos)
-        << "the same error twice: " << log.text;
+    std::string text = log.text();
+    EXPECT_NE(text.find("<4>--metrics-file: "), std::string::npos) << text;
+    EXPECT_NE(text.find("/nonexistent-lhc-dir/"), std::string::npos) << text;
+    EXPECT_EQ(text.find("--metrics-file", text.find('\n')), std::string::npos)
+        << "the same error twice: " << text;
+}
+
+TEST_F(HostileMetricsDir, AFifoWithoutAReaderAtTheTemporaryNameDoesNotBlock) {
+    ASSERT_EQ(mkfifo(tmp_.c_str(), 0666), 0);
+    ASSERT_TRUE(writes_in_time()) << "the write blocks on the FIFO";
+    expect_written();
+}
+
+TEST_F(HostileMetricsDir, AFifoWithAReaderAtTheTemporaryNameIsNotWrittenNorRenamed) {
+    ASSERT_EQ(mkfifo(tmp_.c_str(), 0666), 0);
+    int reader = open(tmp_.c_str(), O_RDONLY | O_NONBLOCK);
+    ASSERT_GE(reader, 0);
+    ASSERT_TRUE(writes_in_time()) << "the write blocks on the FIFO";
+    char buf[64];
+    EXPECT_LE(read(reader, buf, sizeof buf), 0) << "the metrics went to the reader of the FIFO";
+    close(reader);
+    expect_written();
+}
+
+TEST_F(HostileMetricsDir, ASymlinkAtTheTemporaryNameLeavesItsTargetAlone) {
+    std::string outside = std::string(dir_) + "-outside";
+    { std::ofstream(outside) << "precious\n"; }
+    ASSERT_EQ(symlink(outside.c_str(), tmp_.c_str()), 0);
+    EXPECT_TRUE(writes_in_time());
+    EXPECT_EQ(contents(outside), "precious\n");
+    unlink(outside.c_str());
+    expect_written();
+}
+
+TEST_F(HostileMetricsDir, ASymlinkAtThePathIsReplacedNotFollowed) {
+    std::string outside = std::string(dir_) + "-outside";
+    { std::ofstream(outside) << "precious\n"; }
+    ASSERT_EQ(symlink(outside.c_str(), path_.c_str()), 0);
+    EXPECT_TRUE(writes_in_time());
+    EXPECT_EQ(contents(outside), "precious\n");
+    unlink(outside.c_str());
+    expect_written();
+}
+
+TEST_F(HostileMetricsDir, ADirectoryAtTheTemporaryNameIsNoObstacle) {
+    ASSERT_EQ(mkdir(tmp_.c_str(), 0777), 0);
+    ASSERT_EQ(mkdir((tmp_ + "/full").c_str(), 0777), 0); // cannot be removed by rmdir()
+    ASSERT_TRUE(writes_in_time());
+    expect_written();
+}
+
+TEST_F(HostileMetricsDir, ASocketAtTheTemporaryNameIsNoObstacle) {
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    ASSERT_LT(tmp_.size(), sizeof a.sun_path);
+    tmp_.copy(a.sun_path, tmp_.size());
+    ASSERT_EQ(bind(s, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+    ASSERT_TRUE(writes_in_time());
+    close(s);
+    expect_written();
+}
+
+TEST_F(HostileMetricsDir, ADirectoryAtThePathIsOneWarningAndNoLeftovers) {
+    ASSERT_EQ(mkdir(path_.c_str(), 0777), 0);
+    ASSERT_EQ(mkdir((path_ + "/full").c_str(), 0777), 0);
+    ASSERT_TRUE(writes_in_time());
+    ASSERT_TRUE(writes_in_time());
+    std::string text = log_->text();
+    EXPECT_NE(text.find("<4>--metrics-file: "), std::string::npos) << text;
+    EXPECT_EQ(text.find("--metrics-file", text.find('\n')), std::string::npos)
+        << "the same error twice: " << text;
+    for (const auto &entry : std::filesystem::directory_iterator(dir_))
+        EXPECT_EQ(entry.path(), path_) << "left behind";
 }
 
 // Issue 19, item 6: after a reload that removed ldap2, its series must go, not stay at its last
