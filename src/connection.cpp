@@ -196,22 +196,11 @@ class Connection {
     }
 
   private:
-    // Takes the kept connection, if any, and bounds every read on it, wherever the round runs
-    // (the caller's loop, a round's thread, one of several side by side). The server's answer
-    // is waited for in ldap_result() under the timeout, but once data arrives libldap reads
-    // the rest of the message in a blocking read: a server that sends the first bytes of a
-    // message (on a plain connection: its BER header) and stops would hold that read, and
-    // the round, for good. With a read slice libldap takes the timeout as "no message yet",
-    // polls again and gives up at the timeout. (TLS connections are left non-blocking by
-    // libldap 2.5; the slice does not rely on it.)
+    // Takes the kept connection, if any.
     bool take_kept() {
         if (!kept_ || !(handle_ = kept_->take()))
             return false;
         server_ = handle_->url;
-        if (!std::exchange(handle_->read_slice, true)) {
-            timeval slice{0, 200000};
-            setsockopt(descriptor_of(handle_->ld), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
-        }
         return true;
     }
 

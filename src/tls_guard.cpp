@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <climits>
 #include <poll.h>
+#include <sys/socket.h>
 
 namespace lhc {
 
@@ -71,11 +72,27 @@ ber_slen_t guard_write(Sockbuf_IO_Desc *d, void *buf, ber_len_t len) {
 
 Sockbuf_IO guard_io = {guard_setup, guard_remove, guard_ctrl, guard_read, guard_write, guard_close};
 
+// Every read on a connection is bounded, wherever the round runs and whichever connection
+// libldap opened (a server_host URL, a chased referral). The server's answer is waited for in
+// ldap_result() under the timeout, but once data arrives libldap reads the rest of the
+// message in a blocking read: a server that sends the first bytes of a message (on a plain
+// connection: its BER header) and stops would hold that read, and the round or the bind of a
+// full path, for good, and its thread with it. With a read slice libldap takes the timeout as
+// "no message yet", polls again and gives up at the timeout; the guard above waits out the
+// slices of a handshake. (TLS connections are left non-blocking by libldap 2.5; the slice does
+// not rely on it.)
+void set_read_slice(int fd) {
+    timeval slice{0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+}
+
 // Called by libldap for every connection it opens, before any TLS layer is pushed.
 int on_connect(LDAP *, Sockbuf *sb, LDAPURLDesc *, sockaddr *, ldap_conncb *cb) {
     auto *g = static_cast<HandshakeGuard *>(cb->lc_arg);
     if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &g->fd) != 1)
         g->fd = -1;
+    else
+        set_read_slice(g->fd);
     ber_sockbuf_add_io(sb, &guard_io, LBER_SBIOD_LEVEL_PROVIDER + 1, g);
     g->arm();
     return 0;

@@ -35,8 +35,7 @@ struct LdapHandle {
     // after its round must carry them along.
     HandshakeGuard guard;
     ldap_conncb cb{};
-    std::string url;         // the server_host URL it is connected to
-    bool read_slice = false; // SO_RCVTIMEO set for rounds on the kept connection
+    std::string url; // the server_host URL it is connected to
     LdapHandle() = default;
     // Makes libldap push the guard under TLS on every connection `ld` opens.
     bool install_guard(timeval timeout);

@@ -63,6 +63,7 @@ class HalfRecordProxy:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.cutting = False
+        self.cutting_new = False  # the first answer on every new connection is cut too
         self.cuts = 0
         self._socks = []
         self._lock = threading.Lock()
@@ -80,7 +81,7 @@ class HalfRecordProxy:
             server = socket.create_connection(("127.0.0.1", self.target_port))
             with self._lock:
                 self._socks += [client, server]
-            state = {"last": time.monotonic(), "cut_next": False}
+            state = {"last": time.monotonic(), "cut_next": self.cutting_new}
             threading.Thread(target=self._upstream, args=(client, server, state), daemon=True).start()
             threading.Thread(target=self._downstream, args=(server, client, state), daemon=True).start()
 
@@ -161,8 +162,8 @@ class HalfRecordLdaps(harness.SlapdTestCase):
         params["server_host"] = "%s://127.0.0.1:%d/" % (scheme, self.proxy.port)
         return self.table(name, params)
 
-    def start(self, args):
-        argv = ["--interval", str(INTERVAL), "--retry-interval", "0.25", "--failures", "3",
+    def start(self, args, failures=3):
+        argv = ["--interval", str(INTERVAL), "--retry-interval", "0.25", "--failures", str(failures),
                 "--full-probe-interval", "3600", "--probe-key", tables.FOUND_KEY, "--debug", *args]
         daemon = harness.Daemon(argv, self.notify)
         self.addCleanup(daemon.kill)
@@ -207,6 +208,28 @@ class HalfRecordLdaps(harness.SlapdTestCase):
         daemon = self.start(["--conffile", self.cut_table("one.cf"),
                              "--conffile", self.cut_table("two.cf", TIMEOUT + 1)])
         self.assert_cut_round_fails_in_time(daemon, TIMEOUT + 1)
+
+    def test_full_paths_cut_at_the_bind_leave_no_thread_behind(self):
+        """New connections cut too: each full path's bind gets half an answer. The rounds must
+        end at the timeout with their threads, or after max_stragglers (8) of them left
+        waiting the daemon stops connecting at all and never sees the directory come back."""
+        daemon = self.start(["--conffile", self.cut_table("full.cf")], failures=1000)
+        self.assertIsNotNone(self.notify.wait_for("READY=1", limit=10, proc=daemon),
+                             "no READY=1" + self.detail(daemon))
+        self.proxy.cutting_new = True
+        self.proxy.cut()
+        deadline = time.monotonic() + 60
+        while self.proxy.cuts < 12 and time.monotonic() < deadline and daemon.poll() is None:
+            time.sleep(0.1)  # rounds of their own pace: nothing to wait on but the count
+        self.assertGreaterEqual(self.proxy.cuts, 12, "too few cuts" + self.detail(daemon))
+        self.proxy.cutting = self.proxy.cutting_new = False
+        after = len(self.notify.messages)
+        back = self.notify.wait_for("WATCHDOG=1", after=after, limit=INTERVAL + TIMEOUT + 5,
+                                    proc=daemon)
+        self.assertIsNotNone(back, "no good round once the cuts ended" + self.detail(daemon))
+        self.assertNotIn("still wait for an answer", daemon.stderr())
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(5), harness.EXIT_OK, self.detail(daemon))
 
 
 class HalfRecordStartTls(HalfRecordLdaps):
