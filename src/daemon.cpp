@@ -90,6 +90,10 @@ void Daemon::finish_reload(ReloadResult result) {
     }
     if (result.prober) {
         prober_ = std::move(result.prober);
+        // New tables: their first round takes the full path, and rounds of the old ones still
+        // out do not count.
+        first_current_round_ = rounds_started_;
+        schedule_.need_full();
         reload_failure_.reset();
         log_.event(Event::reload_done, Priority::notice,
                    msg() << "reloaded: " << prober_->summary());
@@ -191,7 +195,7 @@ void Daemon::note_closed_connection() {
     ++closed_unsaid_;
     if (closed_said_ && now - *closed_said_ < closed_note_spacing)
         return;
-    if (!closed_said_)
+    if (!closed_said_ || closed_unsaid_ == 1)
         log_.info("a server closed the kept connection, probing now");
     else
         log_.info(msg() << "a server closed the kept connection " << closed_unsaid_
@@ -201,16 +205,23 @@ void Daemon::note_closed_connection() {
     closed_unsaid_ = 0;
 }
 
-// A good kept round that was out while a full path failed does not speak for a new Postfix
-// process: only the full path that follows can say it is healthy again.
+// Rounds end out of order (a slow full path, a hung server beside a quick one): a verdict
+// counts only when no round started later has been counted yet, so a good round that was out
+// while a later one failed (a kept round beside a failing full path, a slow full path that
+// bound before a password change) cannot hide that failure, and a round of tables that a
+// reload replaced does not speak for the new ones.
 bool Daemon::counts(const RoundResult &round) {
-    bool counts =
-        round.mode == ProbeMode::full || !round.healthy() || schedule_.kept_verdict_counts();
+    bool current = round.number >= first_current_round_ &&
+                   (!last_counted_round_ || round.number > *last_counted_round_);
+    if (!current) {
+        if (log_.debug_enabled())
+            log_.debug(msg() << "round " << round.number << " ended after a later one was "
+                             << "counted or the tables were reloaded: not counted");
+        return false;
+    }
+    last_counted_round_ = round.number;
     schedule_.finished(round.mode, round.healthy(), events_.now());
-    if (!counts && log_.debug_enabled())
-        log_.debug("a kept round answered, but a round has failed since it started: the full "
-                   "path decides");
-    return counts;
+    return true;
 }
 
 std::optional<int> Daemon::finish(const RoundResult &round) {
@@ -268,8 +279,11 @@ void Daemon::start_round(TimePoint now) {
     bool in_loop = mode == ProbeMode::kept && in_flight() == 0 &&
                    (loop_round_ = prober_->start_loop_round()) != nullptr;
     loop_round_sent_ = in_loop;
-    if (!in_loop)
-        runner_.start(prober_, mode);
+    if (in_loop)
+        loop_round_number_ = rounds_started_;
+    else
+        runner_.start(prober_, mode, rounds_started_);
+    ++rounds_started_;
     next_start_ = now + state_.policy().retry_interval;
 }
 
@@ -282,6 +296,7 @@ std::optional<int> Daemon::advance_loop_round() {
         return std::nullopt;
     loop_round_.reset();
     outcome->round.mode = ProbeMode::kept;
+    outcome->round.number = loop_round_number_;
     if (outcome->needs_full_path) {
         // The server closed or refused the kept connection: not a verdict, ask the full path.
         schedule_.need_full();

@@ -10,6 +10,7 @@
 #include "reloader.hpp"
 #include "rounds.hpp"
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,11 +70,15 @@ class Daemon {
     std::unique_ptr<LoopRound> loop_round_; // a kept-connection round run by this loop
     bool loop_round_sent_ = false;          // sent since the loop last waited: nothing to read
     TimePoint next_start_{};
-    bool reload_again_ = false;                  // a SIGHUP came while a reload was pending
-    std::optional<std::string> reload_failure_;  // until a reload succeeds
-    std::map<std::string, bool> server_answers_; // each server's last known state, by URL
-    std::optional<TimePoint> closed_said_;       // when a closed kept connection was last logged
-    long closed_unsaid_ = 0;                     // closed kept connections not logged since
+    bool reload_again_ = false;                       // a SIGHUP came while a reload was pending
+    std::optional<std::string> reload_failure_;       // until a reload succeeds
+    std::map<std::string, bool> server_answers_;      // each server's last known state, by URL
+    std::uint64_t rounds_started_ = 0;                // numbers the rounds, from 0
+    std::uint64_t loop_round_number_ = 0;             // of loop_round_
+    std::uint64_t first_current_round_ = 0;           // the first round of the tables in force
+    std::optional<std::uint64_t> last_counted_round_; // the latest-started round counted
+    std::optional<TimePoint> closed_said_; // when a closed kept connection was last logged
+    long closed_unsaid_ = 0;               // closed kept connections not logged since
 };
 
 } // namespace lhc

@@ -27,7 +27,8 @@ struct Policy {
 // it, the rounds started beside a slow one too (a round that starts while one is in flight
 // finds the same reason to take it). A kept round passes where a new connection
 // fails (a changed password, a full backlog, a stalled handshake), so a kept round beside a
-// failing full path would hide it for good.
+// failing full path would hide it for good. (The daemon counts verdicts in the order the
+// rounds started, which keeps a kept round already out from hiding it either.)
 class FullProbeSchedule {
   public:
     explicit FullProbeSchedule(Duration every) : every_(every) {}
@@ -44,9 +45,6 @@ class FullProbeSchedule {
     }
     // The next round takes the full path, whenever it starts.
     void need_full() { needed_ = true; }
-    // A kept round's good verdict speaks for Postfix only while no full path or kept round
-    // has failed since the last good full path.
-    bool kept_verdict_counts() const { return last_good_ && !needed_; }
 
   private:
     Duration every_;

@@ -1,5 +1,7 @@
 #include "log.hpp"
 
+#include "utf8.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,17 +20,21 @@ bool is_control(unsigned char c) {
 }
 
 // A log line is one journal entry and is read on terminals: line breaks and tabs become a space,
-// every other control byte (NUL, ESC, ...) the four characters \xHH.
+// every other control byte (NUL, ESC, ...) and every byte that is not part of well-formed UTF-8
+// the four characters \xHH.
 void append_printable(std::string &line, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
-    for (char c : text) {
+    for (std::size_t i = 0; i < text.size();) {
+        char c = text[i];
         auto u = static_cast<unsigned char>(c);
-        if (!is_control(u))
-            line += c;
+        std::size_t len = utf8_length(text, i);
+        if (len > 1 || (len == 1 && !is_control(u)))
+            line.append(text.substr(i, len));
         else if (c == '\n' || c == '\r' || c == '\t')
             line += ' ';
         else
             line.append({'\\', 'x', hex[u >> 4], hex[u & 0xf]});
+        i += len > 0 ? len : 1;
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include "clock.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,7 @@ struct RoundResult {
     std::vector<ProbeResult> probes;
     Duration latency{};
     ProbeMode mode = ProbeMode::full; // what the round was started as
+    std::uint64_t number = 0;         // the daemon's count of rounds started, at its start
 
     bool healthy() const;
     // The first failure, described, or "" when healthy.

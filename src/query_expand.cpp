@@ -3,6 +3,7 @@
 
 #include "config_error.hpp"
 #include "ldap_table.hpp"
+#include "utf8.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -125,17 +126,9 @@ Needs table_needs(const LdapTable &table) {
 // Postfix's valid_utf8_string(): a non-UTF-8 key is never looked up.
 bool valid_utf8(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
-        auto c = static_cast<unsigned char>(s[i]);
-        int len = c < 0x80             ? 1
-                  : (c & 0xE0) == 0xC0 ? 2
-                  : (c & 0xF0) == 0xE0 ? 3
-                  : (c & 0xF8) == 0xF0 ? 4
-                                       : 0;
-        if (len == 0 || (len == 2 && c < 0xC2) || i + len > s.size())
+        std::size_t len = utf8_length(s, i);
+        if (len == 0)
             return false;
-        for (int k = 1; k < len; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
-                return false;
         i += len;
     }
     return true;

@@ -31,15 +31,17 @@ void ThreadRoundRunner::default_trim() {
     malloc_trim(0);
 }
 
-void ThreadRoundRunner::start(std::shared_ptr<Prober> prober, ProbeMode mode) {
+void ThreadRoundRunner::start(std::shared_ptr<Prober> prober, ProbeMode mode,
+                              std::uint64_t number) {
     {
         std::lock_guard lock(state_->mutex);
         ++state_->running;
         state_->peak = std::max(state_->peak, state_->running + state_->finished.size());
     }
-    run_on_worker([state = state_, prober = std::move(prober), mode] {
+    run_on_worker([state = state_, prober = std::move(prober), mode, number] {
         RoundResult result = prober->probe_round(mode);
         result.mode = mode;
+        result.number = number;
         std::lock_guard lock(state->mutex);
         state->finished.push_back(std::move(result));
         --state->running;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,8 +24,8 @@ inline constexpr std::size_t max_rounds_in_flight = 4;
 class RoundRunner {
   public:
     virtual ~RoundRunner() = default;
-    // Starts one round of `prober` now.
-    virtual void start(std::shared_ptr<Prober> prober, ProbeMode mode) = 0;
+    // Starts one round of `prober` now; its result carries `mode` and `number`.
+    virtual void start(std::shared_ptr<Prober> prober, ProbeMode mode, std::uint64_t number) = 0;
     virtual std::size_t in_flight() const = 0;
     // The oldest finished round not taken yet.
     virtual std::optional<RoundResult> take_finished() = 0;
@@ -39,7 +40,7 @@ class ThreadRoundRunner final : public RoundRunner {
     // Hands freed heap memory back to the system: malloc_trim(0); tests count the calls.
     using Trim = std::function<void()>;
     explicit ThreadRoundRunner(Trim trim = default_trim);
-    void start(std::shared_ptr<Prober> prober, ProbeMode mode) override;
+    void start(std::shared_ptr<Prober> prober, ProbeMode mode, std::uint64_t number) override;
     std::size_t in_flight() const override;
     std::optional<RoundResult> take_finished() override;
     int wake_fd() const override;

@@ -59,12 +59,13 @@ class FakeEvents final : public EventSource {
 class FakeRunner final : public RoundRunner {
   public:
     explicit FakeRunner(FakeEvents &events) : events_(events) {}
-    void start(std::shared_ptr<Prober> prober, ProbeMode mode) override {
+    void start(std::shared_ptr<Prober> prober, ProbeMode mode, std::uint64_t number) override {
         modes.push_back(mode);
         Duration d = duration ? duration(started++) : Duration::zero();
         TimePoint done = events_.now() + d;
         RoundResult r = prober->probe_round(mode);
         r.mode = mode;
+        r.number = number;
         pending_.push_back({done, std::move(r)});
         std::stable_sort(pending_.begin(), pending_.end(),
                          [](auto &a, auto &b) { return a.first < b.first; });

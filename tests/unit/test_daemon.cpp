@@ -587,3 +587,34 @@ TEST(Daemon, AServerThatClosesEveryIdleConnectionIsSaidOnceThenHourly) {
     EXPECT_NE(h.log.text.find("closed the kept connection 3600 times"), std::string::npos)
         << h.log.text.substr(0, 2000);
 }
+
+// A full path that bound before the password changed can end well after the ones started
+// beside it failed: it must not reset their count (nor clear the need for a full path).
+TEST(Daemon, AGoodRoundThatEndsAfterALaterOneFailedIsNotCounted) {
+    Harness h;
+    h.verdict = [](ProbeMode, std::size_t round) { return round <= 4; };
+    // Full path 4 starts at 20 s and ends well at 22.2 s; 5 and 6 start beside it at 20.5 and
+    // 21 s and fail 1 s later, 7 starts a retry interval after that and fails at 23.5 s.
+    h.runner.duration = [](std::size_t i) {
+        return i == 4 ? Duration(2200ms) : i > 4 ? Duration(1s) : Duration(0s);
+    };
+    h.events.signal_at(60s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 20s}), exit_unavailable) << h.log.text;
+    EXPECT_EQ(h.events.elapsed(), 23500ms) << h.log.text;
+    EXPECT_EQ(h.log.text.find("LDAP answers again"), std::string::npos) << h.log.text;
+}
+
+// New tables: a round of the old ones still out does not count for them, and the first round
+// of the new ones takes the full path (and so probes every server of their lists).
+TEST(Daemon, AfterAReloadRoundsOfTheOldTablesDoNotCountAndTheNextTakesTheFullPath) {
+    Harness h;
+    h.verdict = [](ProbeMode, std::size_t round) { return round != 1; };
+    h.runner.duration = [](std::size_t i) { return i == 1 ? Duration(2s) : Duration(0s); };
+    h.events.signal_at(5500ms, Wakeup::reload);
+    h.events.signal_at(8s, Wakeup::terminate);
+    EXPECT_EQ(h.run(Policy{5s, 500ms, 3, 60s}), exit_ok) << h.log.text;
+    EXPECT_EQ(h.loads, 2);
+    ASSERT_GE(h.runner.modes.size(), 3u);
+    EXPECT_EQ(h.runner.modes[2], ProbeMode::full) << "the first round of the new tables";
+    EXPECT_EQ(h.log.text.find("probe failed"), std::string::npos) << h.log.text;
+}

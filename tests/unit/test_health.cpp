@@ -98,23 +98,11 @@ TEST(FullProbeSchedule, TheFullPathIsDoneWhenOneEndsWellNotWhenItStarts) {
     s.finished(ProbeMode::full, true, t0); // due at 60 s, still connecting at 60.25 s
     EXPECT_EQ(s.next(t0 + 60250ms), ProbeMode::full) << "beside a full path in flight";
     s.finished(ProbeMode::full, false, t0 + 60400ms);
-    EXPECT_FALSE(s.kept_verdict_counts()) << "a full path failed since the last good one";
     s.finished(ProbeMode::full, false, t0 + 60650ms);
     EXPECT_EQ(s.next(t0 + 70s), ProbeMode::full) << "until a full path ends well";
     s.finished(ProbeMode::full, true, t0 + 70s);
-    EXPECT_TRUE(s.kept_verdict_counts());
     EXPECT_EQ(s.next(t0 + 71s), ProbeMode::kept);
     EXPECT_EQ(s.next(t0 + 130s), ProbeMode::full) << "due from the end of the last good one";
-}
-
-TEST(FullProbeSchedule, AKeptVerdictCountsOnlyAfterAGoodFullPathAndNoFailureSince) {
-    using namespace std::chrono_literals;
-    FullProbeSchedule s(60s);
-    EXPECT_FALSE(s.kept_verdict_counts()) << "no full path yet";
-    s.finished(ProbeMode::full, true, TimePoint{});
-    EXPECT_TRUE(s.kept_verdict_counts());
-    s.need_full();
-    EXPECT_FALSE(s.kept_verdict_counts());
 }
 
 TEST(FullProbeSchedule, ZeroMeansEveryRound) {

@@ -169,3 +169,12 @@ TEST(LoggerEvents, EachHasItsOwnIdAndACatalogEntry) {
         EXPECT_NE(catalog.find("-- " + id + "\n"), std::string::npos) << "no catalog entry " << id;
     }
 }
+
+// Issue 19: systemd drops a STATUS= that is not UTF-8 clean (and logs that every round), and a
+// journal reader shows garbage: what is not well-formed UTF-8 becomes \xHH, the rest stays.
+TEST(Printable, BytesThatAreNotUtf8AreEscapedAndUtf8IsKept) {
+    EXPECT_EQ(lhc::printable("caf\xc3\xa9 \xff\xfe ok"), "caf\xc3\xa9 \\xff\\xfe ok");
+    EXPECT_EQ(lhc::printable("cut \xe2\x82"), "cut \\xe2\\x82") << "a sequence cut short";
+    EXPECT_EQ(lhc::printable("\xc0\xaf"), "\\xc0\\xaf") << "an overlong '/'";
+    EXPECT_EQ(lhc::printable("\xe2\x82\xac \xf0\x9f\x93\xab"), "\xe2\x82\xac \xf0\x9f\x93\xab");
+}

@@ -54,7 +54,7 @@ TEST(ThreadRoundRunner, SequentialRoundsNeverTrim) {
     for (int i = 0; i < 3; ++i) {
         auto prober = std::make_shared<GatedProber>();
         prober->open();
-        runner.start(prober, ProbeMode::full);
+        runner.start(prober, ProbeMode::full, 0);
         take_one(runner);
         EXPECT_EQ(runner.in_flight(), 0U);
     }
@@ -65,8 +65,8 @@ TEST(ThreadRoundRunner, OverlappingRoundsTrimOnceWhenAllAreTaken) {
     std::size_t trims = 0;
     ThreadRoundRunner runner([&] { ++trims; });
     auto prober = std::make_shared<GatedProber>();
-    runner.start(prober, ProbeMode::full);
-    runner.start(prober, ProbeMode::full);
+    runner.start(prober, ProbeMode::full, 0);
+    runner.start(prober, ProbeMode::full, 0);
     EXPECT_EQ(runner.in_flight(), 2U);
     prober->open();
     take_one(runner);
@@ -78,7 +78,7 @@ TEST(ThreadRoundRunner, OverlappingRoundsTrimOnceWhenAllAreTaken) {
     // Back to one round at a time: no further trims.
     auto single = std::make_shared<GatedProber>();
     single->open();
-    runner.start(single, ProbeMode::full);
+    runner.start(single, ProbeMode::full, 0);
     take_one(runner);
     EXPECT_EQ(trims, 1U);
 }
@@ -89,8 +89,8 @@ TEST(ThreadRoundRunner, OverlapsEveryCycleTrimAtMostOncePerSpacing) {
     ThreadRoundRunner runner([&] { ++trims; });
     for (int cycle = 0; cycle < 5; ++cycle) {
         auto prober = std::make_shared<GatedProber>();
-        runner.start(prober, ProbeMode::full);
-        runner.start(prober, ProbeMode::full);
+        runner.start(prober, ProbeMode::full, 0);
+        runner.start(prober, ProbeMode::full, 0);
         prober->open();
         take_one(runner);
         take_one(runner);
