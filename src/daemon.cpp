@@ -157,15 +157,22 @@ std::string Daemon::status(const RoundResult &round, const HealthState::Step &st
 }
 
 // Only a server_host list of two or more can be degraded: a single server that fails is an
-// outage, which the failed rounds report, whatever other tables' servers do.
+// outage, which the failed rounds report, whatever other tables' servers do. Postfix still
+// works only when every list that names the failing server has another that answers.
 void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
     std::map<std::size_t, std::pair<int, int>> lists; // answering, named
+    for (const auto &s : servers)
+        for (auto list : s.lists) {
+            lists[list].first += s.answers ? 1 : 0;
+            ++lists[list].second;
+        }
     for (const auto &s : servers) {
-        lists[s.list].first += s.answers ? 1 : 0;
-        ++lists[s.list].second;
-    }
-    for (const auto &s : servers) {
-        auto [answering, named] = lists[s.list];
+        int named = 0;
+        bool works = true;
+        for (auto list : s.lists) {
+            named = std::max(named, lists[list].second);
+            works = works && lists[list].first > 0;
+        }
         if (named < 2)
             continue;
         auto [it, first] = server_answers_.try_emplace(s.url, s.answers);
@@ -175,11 +182,9 @@ void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
         if (!s.answers)
             log_.event(Event::degraded, Priority::warning,
                        msg() << "LDAP server " << s.url << " fails (" << s.why << ")"
-                             << (answering > 0 ? "; " + std::to_string(answering) + " of " +
-                                                     std::to_string(named) +
-                                                     " servers of its list answer, Postfix "
-                                                     "still works"
-                                               : ""),
+                             << (works ? "; another server of its list answers, Postfix still "
+                                         "works"
+                                       : ""),
                        {s.url, "", "", s.why});
         else if (!first)
             log_.event(Event::server_back, Priority::notice,

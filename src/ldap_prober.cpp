@@ -117,8 +117,8 @@ int background_probes() {
 }
 
 struct LdapProber::ServerBook {
-    std::vector<std::string> order;          // every URL of every plan, in server_host order
-    std::map<std::string, std::size_t> list; // the plan that names each URL first
+    std::vector<std::string> order; // every URL of every plan, in server_host order
+    std::map<std::string, std::vector<std::size_t>> lists; // the plans that name each URL
     mutable std::mutex mutex;
     std::map<std::string, ServerState> known;
     std::set<std::string> busy; // a background probe of it is still running
@@ -142,9 +142,12 @@ LdapProber::LdapProber(std::vector<ConnectionPlan> plans, Logger &log, bool keep
     : log_(log), servers_(std::make_shared<ServerBook>()),
       nss_(std::move(nss_users), nss_limit(plans)) {
     for (auto &p : plans) {
-        for (const auto &url : p.urls)
-            if (servers_->list.try_emplace(url, plans_.size()).second)
+        for (const auto &url : p.urls) {
+            auto &lists = servers_->lists[url];
+            if (lists.empty())
                 servers_->order.push_back(url);
+            lists.push_back(plans_.size());
+        }
         plans_.push_back(std::make_shared<const ConnectionPlan>(std::move(p)));
         if (keep)
             kept_.push_back(std::make_shared<KeptConnection>());
@@ -157,7 +160,7 @@ std::vector<ServerState> LdapProber::server_states() const {
     for (const auto &url : servers_->order)
         if (auto it = servers_->known.find(url); it != servers_->known.end()) {
             out.push_back(it->second);
-            out.back().list = servers_->list.at(url);
+            out.back().lists = servers_->lists.at(url);
         }
     return out;
 }

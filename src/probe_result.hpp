@@ -64,7 +64,7 @@ struct ServerState {
     bool answers = true;
     std::string why; // when it does not: "connect: Can't contact LDAP server"
     Duration latency{};
-    std::size_t list = 0; // the server_host list that names it first, counted from 0
+    std::vector<std::size_t> lists; // the server_host lists that name it, counted from 0
 };
 
 // A round on the kept connection driven by the daemon's own loop instead of a thread: the

@@ -48,11 +48,19 @@ int guard_close(Sockbuf_IO_Desc *) {
     return 0;
 }
 
+// The guard waits only for the connection it was armed for: a chased referral's connect arms
+// it for the referral's socket, and a read slice that runs out on the first connection must
+// go back to libldap as "no message yet", not wait on the other socket.
+bool guards(Sockbuf_IO_Desc *d, const HandshakeGuard &g) {
+    int fd = -1;
+    return g.deadline && ber_sockbuf_ctrl(d->sbiod_sb, LBER_SB_OPT_GET_FD, &fd) == 1 && fd == g.fd;
+}
+
 ber_slen_t guard_read(Sockbuf_IO_Desc *d, void *buf, ber_len_t len) {
     auto *g = static_cast<HandshakeGuard *>(d->sbiod_pvt);
     for (;;) {
         ber_slen_t n = LBER_SBIOD_READ_NEXT(d, buf, len);
-        if (n >= 0 || !would_block() || !g->deadline)
+        if (n >= 0 || !would_block() || !guards(d, *g))
             return n;
         if (!g->wait(POLLIN))
             return -1;
@@ -63,7 +71,7 @@ ber_slen_t guard_write(Sockbuf_IO_Desc *d, void *buf, ber_len_t len) {
     auto *g = static_cast<HandshakeGuard *>(d->sbiod_pvt);
     for (;;) {
         ber_slen_t n = LBER_SBIOD_WRITE_NEXT(d, buf, len);
-        if (n >= 0 || !would_block() || !g->deadline)
+        if (n >= 0 || !would_block() || !guards(d, *g))
             return n;
         if (!g->wait(POLLOUT))
             return -1;

@@ -154,8 +154,8 @@ TEST(Daemon, MetricsAfterEveryRoundAndTheOutageLast) {
 TEST(Daemon, ADegradedListIsOneWarningAStatusOfItsOwnAndOneNoticeWhenBack) {
     Harness h;
     h.script = {true};
-    ServerState one{"ldap://ldap1/", true, "", {}}, two{"ldap://ldap2/", true, "", {}};
-    ServerState one_down{"ldap://ldap1/", false, "connect: Can't contact LDAP server", {}};
+    ServerState one{"ldap://ldap1/", true, "", {}, {0}}, two{"ldap://ldap2/", true, "", {}, {0}};
+    ServerState one_down{"ldap://ldap1/", false, "connect: Can't contact LDAP server", {}, {0}};
     h.servers_by_round = {
         {one, two}, {one_down, two}, {one_down, two}, {one_down, two}, {one, two}};
     h.events.signal_at(27s, Wakeup::terminate); // rounds at 0, 5, 10, 15, 20 and 25 s
@@ -560,8 +560,8 @@ TEST(Daemon, AHugeDiagnosticCannotCostTheWatchdogPing) {
 TEST(Daemon, ServersAreCountedWithinTheirOwnServerHostList) {
     Harness h;
     h.script = {true, false};
-    ServerState a{"ldap://a/", true, "", {}, 0}, b{"ldap://b/", true, "", {}, 1};
-    ServerState a_down{"ldap://a/", false, "connect: Can't contact LDAP server", {}, 0};
+    ServerState a{"ldap://a/", true, "", {}, {0}}, b{"ldap://b/", true, "", {}, {1}};
+    ServerState a_down{"ldap://a/", false, "connect: Can't contact LDAP server", {}, {0}};
     h.servers_by_round = {{a, b}, {a_down, b}};
     EXPECT_EQ(h.run(), exit_unavailable);
     for (auto &[e, f] : h.log.events)
@@ -617,4 +617,24 @@ TEST(Daemon, AfterAReloadRoundsOfTheOldTablesDoNotCountAndTheNextTakesTheFullPat
     ASSERT_GE(h.runner.modes.size(), 3u);
     EXPECT_EQ(h.runner.modes[2], ProbeMode::full) << "the first round of the new tables";
     EXPECT_EQ(h.log.text.find("probe failed"), std::string::npos) << h.log.text;
+}
+
+// A server named by a list of two and by a table of its own: it failing is not "Postfix still
+// works", for that table fails; and a list of two whose other member is counted first in
+// another list is still a list of two.
+TEST(Daemon, AServerInSeveralListsIsCountedInEach) {
+    Harness h;
+    h.script = {true};
+    ServerState s1{"ldap://s1/", true, "", {}, {0, 1}}, s2{"ldap://s2/", true, "", {}, {1, 2}};
+    ServerState s2_down{"ldap://s2/", false, "connect: Can't contact LDAP server", {}, {1, 2}};
+    h.servers_by_round = {{s1, s2}, {s1, s2_down}};
+    h.events.signal_at(6s, Wakeup::terminate);
+    EXPECT_EQ(h.run(), exit_ok);
+    std::vector<Event> seen;
+    for (auto &[e, f] : h.log.events)
+        if (e == Event::degraded)
+            seen.push_back(e);
+    EXPECT_EQ(seen.size(), 1u) << "s2 is in the list {s1, s2}: " << h.log.text;
+    EXPECT_EQ(h.log.text.find("still works"), std::string::npos)
+        << "s2 is the only server of list 2" << h.log.text;
 }
