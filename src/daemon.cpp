@@ -221,7 +221,9 @@ bool Daemon::counts(const RoundResult &round) {
     if (!current) {
         if (log_.debug_enabled())
             log_.debug(msg() << "round " << round.number << " ended after a later one was "
-                             << "counted or the tables were reloaded: not counted");
+                             << "counted or the tables were reloaded: not counted ("
+                             << (round.healthy() ? "healthy" : "failed: " + round.first_failure())
+                             << ")");
         return false;
     }
     last_counted_round_ = round.number;
