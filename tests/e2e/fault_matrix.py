@@ -33,6 +33,7 @@ SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 UNIT = "ldap-health-check.service"
 ADMIN = "-D cn=admin,dc=example,dc=org -w e2e-admin-secret"
 BIND_PW_ROTATED = "e2e-rotated-Pw-9Kd"
+BIND_PW_ROTATED_SLOW = "e2e-rotated-slow-Pw-3Vb"  # the rotation behind the slow link (issue 19)
 SCORE_LIMIT = 1.5
 
 NAME = "ldap.example.org"
@@ -84,6 +85,10 @@ DETECT_SILENT = INTERVAL + TIMEOUT + (FAILURES - 1) * RETRY + SLACK
 # password, a certificate replaced without a restart. Only the next full path sees it.
 DETECT_FULL_PATH = FULL_PROBE + DETECT_REFUSED
 DETECT_WATCHDOG = WATCHDOG_SEC + SLACK
+# New connections delayed (issue 19): a full path takes CONNECT_DELAY more, and the bound of
+# the man page (--full-probe-interval) adds the time one full path takes (+ one more, slack).
+CONNECT_DELAY = 0.4
+DETECT_SLOW_FULL_PATH = FULL_PROBE + INTERVAL + (FAILURES - 1) * RETRY + 2 * CONNECT_DELAY + SLACK
 RSS_GROWTH_KIB = 512     # over the second 1,000 SIGHUPs: a leak of half a KiB each shows
 
 
@@ -96,8 +101,10 @@ def table_text(server, extra, bind_pw, sasl):
     return text.replace("bind = yes", "bind = sasl") if sasl else text
 
 
-def write_tables(c, bind_pw):
+def write_tables(c, bind_pw, servers=None):
+    """The four tables with bind_pw; servers: {scheme: server_host} in place of TABLES'."""
     for path, (scheme, server, extra) in TABLES.items():
+        server = (servers or {}).get(scheme, server)
         c.write(path, table_text(server, extra, bind_pw, scheme == "ldapi"),
                 mode="0640", owner="root:postfix")
 
@@ -387,6 +394,168 @@ def password_rotation(m):
            lambda: write_tables(c, BIND_PW_ROTATED), DETECT_FULL_PATH, r"Invalid credentials")
 
 
+# A slow link for new connections only (issue 19): the host's python3, in slapd's network
+# namespace, listens on SERVER_IP:LISTEN and connects on to SERVER_IP:PORT CONNECT_DELAY after
+# each accept, then pumps bytes both ways; a line on stdout for every connection.
+DELAY_FORWARDER = r"""
+import socket, sys, threading, time
+host, delay, pairs = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+def pump(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    src.close()
+def serve(client, port):
+    time.sleep(delay)
+    try:
+        up = socket.create_connection((host, port))
+    except OSError:
+        client.close()
+        return
+    print("%.3f %d" % (time.time(), port), flush=True)
+    threading.Thread(target=pump, args=(client, up), daemon=True).start()
+    pump(up, client)
+def accept(listener, port):
+    while True:
+        client = listener.accept()[0]
+        threading.Thread(target=serve, args=(client, port), daemon=True).start()
+for pair in pairs:
+    listen, port = map(int, pair.split(":"))
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, listen))
+    s.listen(128)
+    threading.Thread(target=accept, args=(s, port), daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+SLOW_LDAP, SLOW_LDAPS = 3389, 3636
+# The three tables that bind with bind_pw go through the forwarder, so that no fast full path
+# sees the rotation; ldapi (SASL EXTERNAL, no password) stays as it is.
+SLOW_SERVERS = {"ldap": f"ldap://{SERVER_IP}:{SLOW_LDAP}/",
+                "ldaps": f"ldaps://{NAME}:{SLOW_LDAPS}/",
+                "StartTLS": f"ldap://{NAME}:{SLOW_LDAP}/"}
+
+
+class DelayingForwarder:
+    """DELAY_FORWARDER running in NETNS: SLOW_LDAP -> 389, SLOW_LDAPS -> 636."""
+
+    def __init__(self, c):
+        self.log = tempfile.NamedTemporaryFile(mode="w+", prefix="lhc-forwarder-")
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/proc/{c.leader}/root{NETNS}", "--", sys.executable, "-c",
+             DELAY_FORWARDER, SERVER_IP, str(CONNECT_DELAY), f"{SLOW_LDAP}:389",
+             f"{SLOW_LDAPS}:636"],
+            stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=proc.die_with_parent)
+        if proc_wait(lambda: "ready" in self.text(), 10) is None:
+            self.stop()
+            raise Failed("the delaying forwarder did not start: " + self.text())
+
+    def text(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def connections(self, since=0.0):
+        return sum(1 for line in self.text().splitlines()
+                   if line[:1].isdigit() and float(line.split()[0]) >= since)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()   # the python3 itself: nsenter --net execs it
+        self.proc.wait(10)
+        self.log.close()
+
+
+def proc_wait(predicate, limit, step=0.05):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        if predicate():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
+def slow_full_path(m):
+    """Issue 19: every new connection waits CONNECT_DELAY (more than --retry-interval) before
+    it reaches slapd; the connection the guard keeps answers at once. With the delay alone the
+    guard stays healthy and Postfix is left alone. Then the service account's password changes
+    behind that link: the full path now fails slowly, with kept rounds started beside it that
+    pass. Until a full path ends well every round must take it, so the guard stops Postfix
+    within --full-probe-interval + the man page's bound + the delay."""
+    name = f"slow link: new connections delayed {CONNECT_DELAY} s"
+    rot_name = "wrong bind password after a rotation, behind the slow link"
+    if not m.settle(name):
+        return
+    c = m.c
+    started = time.monotonic()
+    fwd = DelayingForwarder(c)
+    pw = BIND_PW_ROTATED   # what password_rotation left in slapd and in the tables
+    try:
+        master, main = m.master(), m.show("MainPID")
+        t_switch = time.time()
+        write_tables(c, pw, SLOW_SERVERS)
+        c.sh(f"systemctl reload {UNIT}")
+        # The guard's full paths now go through the forwarder (one per table), and it is healthy.
+        switched = m.wait_for(lambda: fwd.connections(t_switch) >= len(SLOW_SERVERS)
+                              and m.status().startswith("LDAP healthy"), 30)
+        if switched is None:
+            m.row(name, False, "tables through the forwarder, healthy",
+                  f"{fwd.connections(t_switch)} connections through the forwarder; "
+                  f"{m.status()[:60]}")
+            return
+        since, t_watch = m.now(), time.time()
+        watch = 3 * FULL_PROBE
+        slowest, t0 = 0.0, time.monotonic()
+        while time.monotonic() - t0 < watch:
+            found = re.search(r"last round ([0-9.]+) ms", m.status())
+            slowest = max(slowest, float(found.group(1)) if found else 0.0)
+            time.sleep(0.1)
+        failed = len(re.findall("probe failed", m.daemon_log(since)))
+        through = fwd.connections(t_watch)
+        ok = (failed == 0 and m.untouched(master, main) and slowest >= CONNECT_DELAY * 1000
+              and through > 0 and m.status().startswith("LDAP healthy"))
+        m.row(name, ok, "stays healthy, postfix untouched; the full paths take the delay",
+              f"{failed} failed rounds in {watch} s; {through} new connections through the "
+              f"forwarder; postfix+guard PIDs unchanged: {m.untouched(master, main)}; slowest "
+              f"round in STATUS= {slowest:.0f} ms (switch + healthy: {switched:.1f} s)",
+              f"slowest {slowest / 1000:.2f} s", f">= {CONNECT_DELAY} s, 0 failed")
+
+        def rotate():
+            nonlocal pw
+            c.sh(f"ldapmodify -x -H {LDAPI} {ADMIN}", stdin=(
+                "dn: cn=postfix,dc=example,dc=org\nchangetype: modify\nreplace: userPassword\n"
+                f"userPassword: {BIND_PW_ROTATED_SLOW}\n"))
+            pw = BIND_PW_ROTATED_SLOW
+
+        # Repair: the new password, and the tables pointed back at slapd's own ports; the
+        # recover timer's --once and the guard it starts read them.
+        outage(m, rot_name,
+               "outage within --full-probe-interval + I + (F-1) x R + 2 x delay; tables "
+               "fixed and pointed back: back by the timer", rotate,
+               lambda: write_tables(c, BIND_PW_ROTATED_SLOW), DETECT_SLOW_FULL_PATH,
+               r"Invalid credentials")
+    finally:
+        # Whatever happened above, the next rows start from the normal ports and the password
+        # slapd holds; a guard still running on the forwarder's tables re-reads them.
+        write_tables(c, pw)
+        if m.state(UNIT) == "active":
+            c.sh(f"systemctl reload {UNIT}", check=False)
+        time.sleep(INTERVAL)
+        fwd.stop()
+        log(f"  slow link rows: {time.monotonic() - started:.1f} s, forwarder included")
+
+
 def tls_mismatch(m):
     c = m.c
 
@@ -591,8 +760,8 @@ def security(m):
 def secrets(m):
     journal = m.c.sh("journalctl -q --no-pager -o verbose --all", check=False,
                      timeout=120).stdout
-    leaked = [pw for pw in (BIND_PW, BIND_PW_ROTATED) if pw in journal]
-    m.row("journal free of the bind passwords", not leaked, "neither password anywhere",
+    leaked = [pw for pw in (BIND_PW, BIND_PW_ROTATED, BIND_PW_ROTATED_SLOW) if pw in journal]
+    m.row("journal free of the bind passwords", not leaked, "none of the 3 passwords anywhere",
           f"{len(journal.splitlines())} lines (all fields) searched, "
           + (f"FOUND {len(leaked)}" if leaked else "none found"))
 
@@ -625,6 +794,7 @@ def matrix(c, deb):
     slapd_slow(m)
     single_failure(m)
     password_rotation(m)
+    slow_full_path(m)
     tls_mismatch(m)
     tls_expired(m)
     name_gone(m)
