@@ -151,15 +151,15 @@ def one_outage(r, fault):
     c = r.c
     break_cmd, repair_cmd, _ = FAULTS[fault]
     if r.wait_for(r.settled, 60, step=0.2) is None:
-        raise Failed("not healthy before an outage: " + r.state("postfix@-.service"))
+        raise Failed("not healthy before an outage: " + r.state(mailhost.MTA))
     time.sleep(1.0 + random.uniform(0, 1.5))  # any phase of the shipped 1.5 s interval
     t0 = time.monotonic()
     act(c, break_cmd)
     # Not r.postfix_down: that holds while postfix@- is still deactivating.
-    if r.wait_for(lambda: r.state("postfix@-.service") in ("inactive", "failed"), 60,
+    if r.wait_for(lambda: r.state(mailhost.MTA) in ("inactive", "failed"), 60,
                   step=0.05) is None:
         raise Failed(f"{fault}: postfix@- still not inactive after 60 s")
-    times = r.properties("postfix@-.service", "ActiveExitTimestampMonotonic",
+    times = r.properties(mailhost.MTA, "ActiveExitTimestampMonotonic",
                          "InactiveEnterTimestampMonotonic")
     stopping = int(times["ActiveExitTimestampMonotonic"]) / 1e6 - t0
     detect = int(times["InactiveEnterTimestampMonotonic"]) / 1e6 - t0
@@ -169,7 +169,7 @@ def one_outage(r, fault):
     t1 = time.monotonic()
     if r.wait_for(r.postfix_up, 60, step=0.05) is None:
         raise Failed(f"{fault}: postfix not active 60 s after the repair")
-    recover = int(r.show("ActiveEnterTimestampMonotonic", "postfix@-.service")) / 1e6 - t1
+    recover = int(r.show("ActiveEnterTimestampMonotonic", mailhost.MTA)) / 1e6 - t1
     print(f"bench: {fault}: postfix@- stopping after {stopping:.3f} s, inactive after "
           f"{detect:.3f} s, active again "
           f"{recover:.3f} s after the repair", flush=True)

@@ -20,7 +20,7 @@ import time
 
 from lhctest import mailhost
 from lhctest.container import log
-from lhctest.mailhost import (BIND_PW, FAILURES, INTERVAL, RECOVER, RETRY, SLACK, TIMEOUT,
+from lhctest.mailhost import (BIND_PW, FAILURES, INTERVAL, MTA, RECOVER, RETRY, SLACK, TIMEOUT,
                               TIMER_PERIOD, WATCHDOG_SEC, smtp_rcpt)
 
 UNITS = ("ldap-health-check.service", "ldap-health-check-outage.service",
@@ -39,7 +39,7 @@ def install(r, deb):
     r.c.sh(f"dpkg -i /mnt/deb/{os.path.basename(deb)}")
     time.sleep(1)
     r.record("install leaves postfix running (master PID unchanged)",
-             r.master() == before and r.state("postfix@-.service") == "active",
+             r.master() == before and r.state(MTA) == "active",
              f"{before} -> {r.master()}")
     r.record("install enables and starts nothing",
              r.state("ldap-health-check.service") == "inactive"
@@ -76,7 +76,7 @@ def healthy(r, deb):
     status = r.c.sh("systemctl status --no-pager ldap-health-check", check=False).stdout
     status_line = next((line.strip() for line in status.splitlines()
                         if line.strip().startswith("Status:")), "")
-    r.record("healthy: postfix@-, postfix, ldap-health-check active", up)
+    r.record(f"healthy: {MTA}, postfix, ldap-health-check active", up)
     r.record("healthy: systemctl status shows a Status line", bool(status_line), status_line)
     log(status)
     rcpt = smtp_rcpt(r.c, "alice@example.org")
@@ -130,7 +130,7 @@ def outage(r, title, break_cmd, repair_cmd, bound, why):
     c = r.c
     since = r.now()
     c.sh(break_cmd)
-    if r.timed(f"{title}: postfix and postfix@- inactive", r.postfix_down, bound):
+    if r.timed(f"{title}: postfix and {MTA} inactive", r.postfix_down, bound):
         reason = why(r, since)
         r.record(f"{title}: the journal says why", bool(reason), reason[:100])
         r.record(f"{title}: outage marker present",
@@ -173,7 +173,7 @@ def journal_events(r, deb):
     r.record("journal: journalctl MESSAGE_ID= finds the outage, with its LDAP_ fields",
              down and "LDAP_SERVER=ldap://127.0.0.1/" in fields and "LDAP_STEP=connect" in fields,
              " ".join(fields)[:60])
-    explained = c.sh("journalctl -x -q --no-pager -u ldap-health-check -u postfix@- "
+    explained = c.sh(f"journalctl -x -q --no-pager -u ldap-health-check -u {MTA} "
                      f"--since '@{since}'", check=False).stdout
     log("journalctl -x during the outage:\n" + explained)
     log(c.sh("systemctl status --no-pager ldap-health-check", check=False).stdout)
@@ -241,7 +241,7 @@ def start_with_ldap_down(r, deb):
     c.sh("systemctl stop postfix ldap-health-check && systemctl stop slapd")
     since = r.now()
     refused = c.sh("systemctl start postfix", check=False, timeout=300).returncode != 0
-    started = c.sh(f"journalctl -q --no-pager -o cat -u postfix@- --since '@{since}' "
+    started = c.sh(f"journalctl -q --no-pager -o cat -u {MTA} --since '@{since}' "
                    "| grep -c '^Started'", check=False).stdout.strip()
     r.record("start with LDAP down: systemctl start postfix fails, the MTA never starts",
              refused and started == "0" and r.postfix_down(), f"{started} MTA starts")
@@ -304,7 +304,7 @@ def nss_path(r, deb):
     # Without the guard: Postfix alone, its users from NSS.
     c.sh("systemctl disable --now ldap-health-check.service && "
          "postconf -X virtual_mailbox_domains virtual_mailbox_maps && systemctl start postfix")
-    r.wait_for(lambda: r.state("postfix@-.service") == "active", 10)
+    r.wait_for(lambda: r.state(MTA) == "active", 10)
     warn = c.sh("ldap-health-check --check-config 2>&1", check=False).stdout.strip()
     r.record("NSS: --check-config says the NSS path is not watched",
              "the NSS path is not watched" in warn and "--nss-user" in warn, warn[:100])
@@ -382,12 +382,12 @@ def removal(r, deb):
     c.sh("dpkg -r ldap-health-check")
     time.sleep(1)
     r.record("removal: postfix untouched",
-             r.master() == before and r.state("postfix@-.service") == "active",
+             r.master() == before and r.state(MTA) == "active",
              f"{before} -> {r.master()}")
     c.sh("systemctl restart postfix")
     r.record("removal: postfix starts without the guard",
-             r.state("postfix@-.service") == "active"
-             and "ldap-health-check" not in c.sh("systemctl show -p Requires postfix@-.service")
+             r.state(MTA) == "active"
+             and "ldap-health-check" not in c.sh(f"systemctl show -p Requires {MTA}")
              .stdout)
 
 

@@ -26,8 +26,9 @@ import time
 
 from lhctest import mailhost, proc
 from lhctest.container import Failed, log
-from lhctest.mailhost import (BIND_PW, CLIENT_IP, FAILURES, FULL_PROBE, INTERVAL, NETNS, RECOVER,
-                              RETRY, SERVER_IP, SLACK, TIMEOUT, TIMER_PERIOD, WATCHDOG_SEC)
+from lhctest.mailhost import (BIND_PW, CLIENT_IP, FAILURES, FULL_PROBE, INTERVAL, MTA, NETNS,
+                              RECOVER, RETRY, SERVER_IP, SLACK, TIMEOUT, TIMER_PERIOD,
+                              WATCHDOG_SEC)
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNIT = "ldap-health-check.service"
@@ -215,7 +216,7 @@ class Matrix(mailhost.Run):
     def untouched(self, master, main_pid):
         """Postfix's master and the guard's process are the ones from before."""
         return (self.master() == master and self.show("MainPID") == main_pid
-                and self.state(UNIT) == "active" and self.state("postfix@-.service") == "active")
+                and self.state(UNIT) == "active" and self.state(MTA) == "active")
 
 
 def report(rows):
@@ -705,17 +706,17 @@ def flapping(m):
         cycles += 1
     flapped = time.monotonic() - t0
     up = m.wait_for(m.settled, RECOVER + 30, step=0.2)
-    postfix_starts = m.count(since, "postfix@-", r"^Started ")
+    postfix_starts = m.count(since, MTA, r"^Started ")
     guard_starts = m.count(since, "ldap-health-check", r"^Starting ")
     outages = m.count(since, "ldap-health-check-outage", r"^Starting ")
     timer_runs = m.count(since, "ldap-health-check-recover", r"^Starting ")
-    too_quick = m.count(since, "postfix@-", r"repeated too quickly") + m.count(
+    too_quick = m.count(since, MTA, r"repeated too quickly") + m.count(
         since, "ldap-health-check", r"repeated too quickly")
     runs_bound = outages + int(flapped // TIMER_PERIOD) + 2
     ok = (up is not None and up <= RECOVER and postfix_starts <= cycles + 1
           and timer_runs <= runs_bound and guard_starts <= timer_runs + 1 and too_quick == 0)
     m.row(name, ok, "postfix ends active; starts bounded, no start-limit hits",
-          f"{cycles} cycles, {outages} outages; starts: postfix@- {postfix_starts} (<= "
+          f"{cycles} cycles, {outages} outages; starts: {MTA} {postfix_starts} (<= "
           f"{cycles + 1}), guard {guard_starts}, recover timer runs {timer_runs} (<= "
           f"{runs_bound}); 'too quickly' {too_quick}",
           "-" if up is None else f"{up:.1f} s to active", f"{RECOVER:.1f} s")

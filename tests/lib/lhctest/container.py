@@ -1,13 +1,19 @@
-"""Debian 12 under systemd-nspawn: the debootstrap cache, the boot, nsenter, and the lock.
+"""Debian 12 and 13 under systemd-nspawn: the debootstrap cache, the .deb built in a clean
+chroot of the release, the boot, nsenter, and the lock.
+
+The release is $LHC_RELEASE (bookworm, the default, or trixie): the root file systems, the
+.deb and the container are all of that release.
 
 One container at a time on a machine: nspawn uses the same cgroup names on every run, so the
 end-to-end test, the fault matrix, the benchmark and the clean package build all boot theirs
 under one lock, exclusive(), the lock file of the cache. It also serialises building the
 cached root file systems.
 
-Command line, for tests/package/clean-build:
+Command line, for tests/package/:
   python3 -m lhctest.container buildd-root        print the cached buildd chroot (built if
                                                   missing: debootstrap --variant=buildd)
+  python3 -m lhctest.container deb SOURCE         print the .deb built from SOURCE (nocheck)
+                                                  in that chroot (cached for the same files)
   python3 -m lhctest.container locked -- CMD ...  run CMD holding the container lock
 The cache is $LHC_E2E_CACHE, or /var/cache/ldap-health-check-e2e.
 """
@@ -22,9 +28,41 @@ import subprocess
 import sys
 import time
 
-SUITE = "bookworm"
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 MACHINE = "lhc-e2e"
+
+
+class Release:
+    """What differs between the Debian releases the package is built and tested on."""
+
+    def __init__(self, name, runtime, mta_unit, unified_cgroup):
+        self.name = name
+        # The package's run-time libraries, installed in the root fs (the container has no
+        # network when the .deb goes in).
+        self.runtime = runtime
+        # The unit that runs the default Postfix instance: postfix@-.service under bookworm's
+        # packaging (postfix.service a wrapper around it), postfix.service itself in trixie.
+        self.mta_unit = mta_unit
+        # systemd 256 and later want the unified cgroup hierarchy; this host's nspawn (252)
+        # gives a container the hybrid one unless told otherwise.
+        self.unified_cgroup = unified_cgroup
+
+
+RELEASES = {
+    "bookworm": Release("bookworm",
+                        ["libboost-program-options1.74.0", "libldap-2.5-0", "libsystemd0"],
+                        "postfix@-.service", unified_cgroup=False),
+    "trixie": Release("trixie",
+                      ["libboost-program-options1.83.0", "libldap2", "libsystemd0"],
+                      "postfix.service", unified_cgroup=True),
+}
+
+
+def release():
+    name = os.environ.get("LHC_RELEASE", "bookworm")
+    if name not in RELEASES:
+        raise Failed(f"LHC_RELEASE={name}: not one of {', '.join(RELEASES)}")
+    return RELEASES[name]
 
 
 def log(msg):
@@ -117,7 +155,7 @@ def minbase_root(cache, include, packages, preseed, finish=""):
 
     def build(tmp):
         subprocess.run(["debootstrap", "--variant=minbase", f"--include={include}",
-                        SUITE, tmp, uri], check=True, stdout=subprocess.DEVNULL)
+                        release().name, tmp, uri], check=True, stdout=subprocess.DEVNULL)
         policy = os.path.join(tmp, "usr/sbin/policy-rc.d")
         with open(policy, "w") as f:
             f.write("#!/bin/sh\nexit 101\n")
@@ -133,7 +171,7 @@ def minbase_root(cache, include, packages, preseed, finish=""):
                        stdout=subprocess.DEVNULL)
 
     return cached_root(cache, "rootfs",
-                       "\n".join([SUITE, uri, include, preseed] + packages + [finish] * bool(finish)),
+                       "\n".join([release().name, uri, include, preseed] + packages + [finish] * bool(finish)),
                        build)
 
 
@@ -143,7 +181,7 @@ def buildd_root(cache):
     uri = mirror()
 
     def build(tmp):
-        out = subprocess.run(["debootstrap", "--variant=buildd", SUITE, tmp, uri],
+        out = subprocess.run(["debootstrap", "--variant=buildd", release().name, tmp, uri],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if out.returncode:
             sys.stderr.write("\n".join(out.stdout.splitlines()[-20:]) + "\n")
@@ -155,34 +193,99 @@ def buildd_root(cache):
             f.write("127.0.0.1\tlocalhost\n127.0.1.1\tbuildd\n"
                     "::1\tlocalhost ip6-localhost ip6-loopback\n")
 
-    return cached_root(cache, "buildd", "\n".join([SUITE, uri, "buildd", "hosts"]) + "\n", build)
+    name = release().name
+    # bookworm's key as it always was: a cache made before the releases were named stays good.
+    key = "\n".join([name, uri, "buildd", "hosts"]) + "\n"
+    return cached_root(cache, "buildd" if name == "bookworm" else f"buildd-{name}", key, build)
 
 
 # ---------------------------------------------------------------- the .deb
 
-def build_deb(source, out):
-    """dpkg-buildpackage (nocheck) on a copy of the files git would ship, so the tree stays
-    clean; returns the path of the .deb."""
-    src = os.path.join(out, "src")
+def source_files(source):
+    """{path: bytes} of the files git would ship (tracked, and new ones not ignored)."""
     files = subprocess.run(["git", "-C", source, "ls-files", "-z", "--cached", "--others",
                             "--exclude-standard"], capture_output=True, check=True).stdout
-    for rel in filter(None, files.decode().split("\0")):
-        if not os.path.isfile(os.path.join(source, rel)):
-            continue
-        dst = os.path.join(src, rel)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(os.path.join(source, rel), dst)
-    log("building the .deb (dpkg-buildpackage -us -uc -b)")
-    with open(os.path.join(out, "build.log"), "w") as logf:
-        r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src,
-                           stdout=logf, stderr=subprocess.STDOUT,
-                           env=dict(os.environ, DEB_BUILD_OPTIONS="nocheck"))
-    if r.returncode:
-        with open(os.path.join(out, "build.log")) as f:
+    found = {}
+    for rel in sorted(filter(None, files.decode().split("\0"))):
+        path = os.path.join(source, rel)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as f:
+                found[rel] = (f.read(), os.stat(path).st_mode & 0o777)
+    return found
+
+
+def copy_source(files, dst):
+    for rel, (data, mode) in files.items():
+        path = os.path.join(dst, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+
+
+def nspawn_build(base, workdir, script, logpath):
+    """`script` as root in a throwaway overlay of the buildd chroot `base`, workdir bound at
+    /build (the source at /build/src), under the container lock; False when it failed."""
+    subprocess.run(["chown", "-R", "1000:1000", workdir], check=False)
+    with open(logpath, "w") as logf, exclusive(container=True):
+        r = subprocess.run(
+            ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--hostname=buildd",
+             "--volatile=overlay", "-D", base, f"--bind={workdir}:/build", "--chdir=/build/src",
+             "--setenv=DEBIAN_FRONTEND=noninteractive", "--setenv=LC_ALL=C.UTF-8",
+             "/bin/bash", "-euo", "pipefail", "-c", script],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+    return r.returncode == 0
+
+
+NOCHECK_BUILD = """apt-get update -q >/dev/null
+apt-get build-dep -y -q --no-install-recommends -P nocheck ./ >/dev/null
+chown -R builder: /build
+su builder -c 'DEB_BUILD_OPTIONS="nocheck parallel=2" dpkg-buildpackage -us -uc -b -Pnocheck'
+ls ../*.deb"""
+
+
+def build_deb(source, out=None, cache=None):
+    """The .deb of the release, built as a buildd would (nocheck, in a throwaway overlay of
+    the release's buildd chroot holding only build-essential and the nocheck Build-Depends)
+    from the files git would ship of `source`. Cached under the cache by the files' contents,
+    so the suites of one run build it once; returns the path of the .deb. The build's log is
+    build.log beside it."""
+    cache = cache or default_cache()
+    base = buildd_root(cache)
+    files = source_files(source)
+    digest = hashlib.sha256(base.encode())
+    for rel, (data, mode) in files.items():
+        digest.update(f"{rel}\0{mode}\0{len(data)}\0".encode())
+        digest.update(data)
+    name = f"deb-{release().name}-"
+    done = os.path.join(cache, name + digest.hexdigest()[:16])
+    with exclusive(cache):
+        debs = [f for f in os.listdir(done) if f.endswith(".deb") and "dbgsym" not in f] \
+            if os.path.exists(os.path.join(done, ".complete")) else []
+        if debs:
+            log(f"the {release().name} .deb of these files, built before: {done}")
+            return os.path.join(done, debs[0])
+        for old in os.listdir(cache):  # one per release: the latest files only
+            if old.startswith(name):
+                shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
+        tmp = done + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        copy_source(files, os.path.join(tmp, "src"))
+    log(f"building the .deb in a clean {release().name} chroot (nocheck)")
+    ok = nspawn_build(base, tmp, NOCHECK_BUILD, os.path.join(tmp, "build.log"))
+    if not ok:
+        with open(os.path.join(tmp, "build.log")) as f:
             sys.stdout.write(f.read()[-4000:])
-        raise Failed("dpkg-buildpackage failed")
-    debs = [f for f in os.listdir(out) if f.endswith(".deb") and "dbgsym" not in f]
-    return os.path.join(out, debs[0])
+        raise Failed(f"dpkg-buildpackage failed in the {release().name} chroot")
+    with exclusive(cache):
+        shutil.rmtree(os.path.join(tmp, "src"), ignore_errors=True)
+        open(os.path.join(tmp, ".complete"), "w").close()
+        shutil.rmtree(done, ignore_errors=True)
+        os.rename(tmp, done)
+    debs = [f for f in os.listdir(done) if f.endswith(".deb") and "dbgsym" not in f]
+    if out:
+        shutil.copy(os.path.join(done, "build.log"), out)
+    return os.path.join(done, debs[0])
 
 
 # ---------------------------------------------------------------- the container
@@ -232,7 +335,9 @@ class Container:
              "--volatile=overlay", "--private-network", "--console=pipe",
              *[f"--bind-ro={b}" for b in self.binds], f"--machine={MACHINE}"],
             stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True,
+            env=dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
+            if release().unified_cgroup else None)
         deadline = time.monotonic() + 30
         while self.leader is None:
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -347,6 +452,11 @@ def main(argv):
         with contextlib.redirect_stdout(sys.stderr):  # stdout: the path alone
             root = buildd_root(default_cache())
         print(root)
+        return 0
+    if argv[1:2] == ["deb"] and len(argv) == 3:
+        with contextlib.redirect_stdout(sys.stderr):
+            deb = build_deb(os.path.abspath(argv[2]))
+        print(deb)
         return 0
     if argv[1:3] == ["locked", "--"] and len(argv) > 3:
         with exclusive(container=True):

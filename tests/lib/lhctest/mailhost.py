@@ -22,9 +22,10 @@ PACKAGES = [
     "postfix", "postfix-ldap", "slapd", "ldap-utils",
     # Local users from LDAP through NSS, as on a mail host with nslcd (e2e's NSS-path rows).
     "nslcd", "libnss-ldapd",
-    # Runtime libraries of the package: the container has no network.
-    "libboost-program-options1.74.0", "libldap-2.5-0", "libsystemd0",
 ]
+# The unit that runs the default Postfix instance in this release (postfix@-.service in
+# bookworm, postfix.service in trixie).
+MTA = container.release().mta_unit
 BOOTSTRAP_INCLUDE = "systemd,systemd-sysv,dbus,procps"
 PRESEED = """\
 slapd slapd/domain string example.org
@@ -104,7 +105,9 @@ print(say("RCPT TO:<%s>" % sys.argv[1])); say("QUIT")
 
 def rootfs(cache):
     """The cached minbase root with systemd, postfix and slapd; built if missing."""
-    return container.minbase_root(cache, BOOTSTRAP_INCLUDE, PACKAGES, PRESEED, ROOTFS_FINISH)
+    # The package's run-time libraries too: the container has no network.
+    return container.minbase_root(cache, BOOTSTRAP_INCLUDE,
+                                  PACKAGES + container.release().runtime, PRESEED, ROOTFS_FINISH)
 
 
 # ---------------------------------------------------------------- set-up
@@ -120,7 +123,7 @@ def setup_ldap_and_postfix(c):
          "'virtual_gid_maps = static:5000' 'smtpd_delay_reject = no' "
          "'inet_protocols = ipv4' 'inet_interfaces = loopback-only' && "
          "postmap -q alice@example.org ldap:/etc/postfix/ldap-users.cf && "
-         "systemctl restart postfix && systemctl is-active postfix@-.service")
+         f"systemctl restart postfix && systemctl is-active {MTA}")
 
 
 def enable_guard(c, tables, extra=""):
@@ -206,8 +209,7 @@ class Run:
                 and self.state("postfix.service") != "active")
 
     def postfix_up(self):
-        return (self.state("postfix@-.service") == "active"
-                and self.state("postfix.service") == "active"
+        return (self.state(MTA) == "active" and self.state("postfix.service") == "active"
                 and self.state("ldap-health-check.service") == "active")
 
     def settled(self):
@@ -216,7 +218,7 @@ class Run:
                 and self.status().startswith("LDAP healthy"))
 
     def master(self):
-        """postfix@- runs with GuessMainPID=no: identify the MTA by master's PID."""
+        """bookworm's postfix@- runs with GuessMainPID=no: identify the MTA by master's PID."""
         r = self.c.sh("cat /var/spool/postfix/pid/master.pid", check=False)
         return r.stdout.strip()
 
@@ -256,7 +258,7 @@ def main(run_scenarios, report, description):
     if os.geteuid() != 0:
         log("SKIP: needs root")
         return SKIP
-    need = ["systemd-nspawn", "nsenter", "debootstrap"] + ([] if args.deb else ["dpkg-buildpackage"])
+    need = ["systemd-nspawn", "nsenter", "debootstrap"]
     missing = [t for t in need if shutil.which(t) is None]
     if missing:
         log(f"SKIP: missing {' '.join(missing)}")
@@ -265,7 +267,7 @@ def main(run_scenarios, report, description):
     work = tempfile.mkdtemp(prefix="lhc-e2e-")
     try:
         root = rootfs(args.cache)
-        deb = os.path.abspath(args.deb) if args.deb else container.build_deb(args.source, work)
+        deb = os.path.abspath(args.deb) if args.deb else container.build_deb(args.source, work, args.cache)
         debdir = os.path.join(work, "deb")
         os.makedirs(debdir, exist_ok=True)
         shutil.copy(deb, debdir)
@@ -276,10 +278,10 @@ def main(run_scenarios, report, description):
             if failed:
                 log(c.sh("journalctl --no-pager -n 200 -u ldap-health-check "
                          "-u ldap-health-check-outage -u ldap-health-check-recover "
-                         "-u postfix@-", check=False).stdout)
+                         f"-u {MTA}", check=False).stdout)
             return 1 if failed else 0
     except Failed as e:
-        log(f"FAIL: {e}")
+        log(f"FAIL ({container.release().name}): {e}")
         return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
