@@ -337,6 +337,9 @@ def nss_path(r, deb):
                         "SYSLOG_IDENTIFIER=ldap-health-check", check=False).stdout.strip()
             r.record(f"{title}: the journal names alice and NSS",
                      "NSS user alice" in said and cause in said, said[-120:])
+            # postfix_down already holds while the MTA is still deactivating (trixie's
+            # postfix.service runs `postfix stop`, during which master may still accept).
+            r.wait_for(lambda: r.state(MTA) in ("inactive", "failed"), 30)
             refused = smtp_rcpt(c, LOCAL_ALICE)
             r.record(f"{title}: SMTP connection refused (senders use the next MX)",
                      "Connection refused" in refused, refused[-60:])

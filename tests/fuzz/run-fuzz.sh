@@ -3,7 +3,7 @@
 # fatal) and fuzzes each for a bounded time, both side by side:
 #   bash tests/fuzz/run-fuzz.sh [SECONDS]
 # SECONDS per target: the argument, else $LHC_FUZZ_SECONDS, else 20. Needs clang and
-# libclang-rt-14-dev (tests/run installs them). Works in build-fuzz/ ($LHC_FUZZ_DIR); the
+# libclang-rt-dev (tests/run installs them). Works in build-fuzz/ ($LHC_FUZZ_DIR); the
 # corpus grown there is reused by the next run. A crash, leak or sanitizer report fails the
 # run and leaves the input in build-fuzz/crashes/: keep it as a regression test with
 #   cp build-fuzz/crashes/TARGET-crash-* tests/fuzz/regressions/TARGET/
