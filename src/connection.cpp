@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include "libldap_release.hpp"
 #include "result_values.hpp"
 
 #include <algorithm>
@@ -382,9 +383,10 @@ class Connection {
             }
             log_.debug(msg() << url << ": connect: " << ldap_err2string(last.rc)
                              << (last.diagnostic.empty() ? "" : ": ") << last.diagnostic);
-            // Postfix's client never gets past an ldaps:// handshake the server does not
-            // answer (it waits there for good), so it never reaches the next URL either.
-            if (h->guard.timed_out)
+            // Under libldap 2.5 Postfix's client never gets past an ldaps:// handshake the
+            // server does not answer (it waits there for good), so it never reaches the next
+            // URL either; libldap 2.6 gives up on it at the timeout and tries the next URL.
+            if (h->guard.timed_out && !installed_libldap().bounds_tls_handshake())
                 return last;
         }
         return last;

@@ -7,6 +7,7 @@
 #include "exit_codes.hpp"
 #include "ldap_prober.hpp"
 #include "ldap_table.hpp"
+#include "libldap_release.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "notifier.hpp"
@@ -131,6 +132,7 @@ std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
 void initialize_libldap() {
     int version = 0;
     ldap_get_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &version);
+    installed_libldap();
 }
 
 // One round, or with --wait a round every --retry-interval (each follows a failed one, as in
@@ -194,7 +196,12 @@ int run(int argc, char **argv) {
         return exit_ok;
     }
     if (o.version) {
-        std::cout << "ldap-health-check " << PACKAGE_VERSION << std::endl;
+        std::cout << "ldap-health-check " << PACKAGE_VERSION << "\nlibldap "
+                  << installed_libldap().name() << " (an unanswered ldaps:// handshake "
+                  << (installed_libldap().bounds_tls_handshake()
+                          ? "ends at the table's timeout, then the next server_host URL)"
+                          : "holds Postfix's lookup for good)")
+                  << std::endl;
         return exit_ok;
     }
     log.set_debug(o.debug);

@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from lhctest import harness, proc, tables
@@ -49,6 +50,11 @@ class Discovery(unittest.TestCase):
         path = os.path.join(self.dir, name)
         with open(path, "w") as f:
             f.write(text)
+        # As a main.cf that was not written a moment ago: Postfix reads a file changed in the
+        # last second again ("pausing to let it cool down"), and Postfix 3.10's postconf
+        # then forgets `-c DIR` and expands $config_directory to /etc/postfix.
+        cool = time.time() - 10
+        os.utime(path, (cool, cool))
         return path
 
     def table(self, path):
