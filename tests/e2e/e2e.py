@@ -366,16 +366,36 @@ def nss_path(r, deb):
 
 
 def upgrade(r, deb):
-    """The same version installed again restarts the guard, not postfix."""
+    """An upgrade from the previous build (the same files as version V~prev1, installed over
+    the running guard first) to this one, while postfix runs and the guard is enabled:
+    postfix's master is never restarted, the guard is (new binary), and it stays enabled."""
     c = r.c
+    name = os.path.basename(deb)
+    version = name.split("_")[1]
+    prev = name.replace(f"_{version}_", f"_{version}~prev1_")
     before = r.master()
-    guard = c.sh("systemctl show -P MainPID ldap-health-check").stdout.strip()
-    c.sh(f"dpkg -i /mnt/deb/{os.path.basename(deb)}")
-    time.sleep(1)
-    after_guard = c.sh("systemctl show -P MainPID ldap-health-check").stdout.strip()
-    r.record("upgrade: postfix untouched, guard restarted",
-             r.master() == before and r.postfix_up() and after_guard != guard,
-             f"master {before} -> {r.master()}, guard {guard} -> {after_guard}")
+
+    def guard_pid():
+        return c.sh("systemctl show -P MainPID ldap-health-check").stdout.strip()
+
+    def settled(pid):
+        # The guard restarted (new MainPID) and READY again, postfix active.
+        return (guard_pid() not in ("0", pid) and r.state("ldap-health-check") == "active"
+                and r.postfix_up())
+
+    guard = guard_pid()
+    c.sh(f"dpkg -i /mnt/deb/{prev}")
+    r.record("previous build installed over the running guard",
+             r.wait_for(lambda: settled(guard), 15) is not None and r.master() == before,
+             f"master {before} -> {r.master()}, guard {guard} -> {guard_pid()}")
+    guard = guard_pid()
+    c.sh(f"dpkg -i /mnt/deb/{name}")
+    ok = r.wait_for(lambda: settled(guard), 15) is not None
+    enabled = c.sh("systemctl is-enabled ldap-health-check", check=False).stdout.strip()
+    installed = c.sh("dpkg-query -W -f '${Version}' ldap-health-check").stdout.strip()
+    r.record(f"upgrade {version}~prev1 -> {version}: postfix master untouched, guard restarted",
+             ok and r.master() == before and enabled == "enabled" and installed == version,
+             f"master {before} -> {r.master()}, guard {guard} -> {guard_pid()}, {enabled}")
 
 
 def removal(r, deb):

@@ -14,6 +14,11 @@ Command line, for tests/package/:
                                                   missing: debootstrap --variant=buildd)
   python3 -m lhctest.container deb SOURCE         print the .deb built from SOURCE (nocheck)
                                                   in that chroot (cached for the same files)
+  python3 -m lhctest.container piuparts-base      print the cached base.tgz for piuparts
+                                                  (debootstrap --variant=minbase)
+  python3 -m lhctest.container previous-build DEB DIR
+                                                  the .deb repacked as version V~prev1 in DIR
+  python3 -m lhctest.container mirror             print the Debian mirror used
   python3 -m lhctest.container locked -- CMD ...  run CMD holding the container lock
 The cache is $LHC_E2E_CACHE, or /var/cache/ldap-health-check-e2e.
 """
@@ -22,6 +27,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -288,6 +294,48 @@ def build_deb(source, out=None, cache=None):
     return os.path.join(done, debs[0])
 
 
+def previous_build(deb, outdir):
+    """The .deb once more as version V~prev1, which sorts before V: the build an upgrade to
+    `deb` starts from (same files, so what the upgrade exercises is the maintainer scripts
+    and the units, not a change of code). Returns its path in outdir."""
+    tmp = os.path.join(outdir, "prev.tree")
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(["dpkg-deb", "-R", deb, tmp], check=True)
+    control = os.path.join(tmp, "DEBIAN", "control")
+    with open(control) as f:
+        text = f.read()
+    version = re.search(r"^Version: (\S+)$", text, re.M).group(1)
+    with open(control, "w") as f:
+        f.write(re.sub(r"^Version: .*$", f"Version: {version}~prev1", text, flags=re.M))
+    out = os.path.join(outdir, os.path.basename(deb).replace(f"_{version}_", f"_{version}~prev1_"))
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", tmp, out], check=True,
+                   stdout=subprocess.DEVNULL)
+    shutil.rmtree(tmp)
+    return out
+
+
+def piuparts_base(cache):
+    """CACHE/piuparts-RELEASE-KEY/base.tgz: debootstrap's minbase of the release, packed as
+    piuparts' --basetgz wants it."""
+    uri = mirror()
+
+    def build(tmp):
+        chroot = os.path.join(tmp, "root")
+        subprocess.run(["debootstrap", "--variant=minbase", release().name, chroot, uri],
+                       check=True, stdout=subprocess.DEVNULL)
+        # trixie's debconf makes this directory on the first package it configures and keeps
+        # it; bookworm's piuparts (1.1.7) does not know it and would call it left behind by
+        # whatever package is tested. Made here, it is part of the base for every package.
+        os.makedirs(os.path.join(chroot, "var/cache/debconf/tmp.ci"), mode=0o700, exist_ok=True)
+        subprocess.run(["tar", "-C", chroot, "-czf", os.path.join(tmp, "base.tgz"), "."],
+                       check=True)
+        shutil.rmtree(chroot)
+
+    root = cached_root(cache, f"piuparts-{release().name}",
+                       "\n".join([release().name, uri, "minbase", "base.tgz", "tmp.ci"]), build)
+    return os.path.join(root, "base.tgz")
+
+
 # ---------------------------------------------------------------- the container
 
 def nspawn_cgroups():
@@ -457,6 +505,17 @@ def main(argv):
         with contextlib.redirect_stdout(sys.stderr):
             deb = build_deb(os.path.abspath(argv[2]))
         print(deb)
+        return 0
+    if argv[1:2] == ["piuparts-base"] and len(argv) == 2:
+        with contextlib.redirect_stdout(sys.stderr):
+            base = piuparts_base(default_cache())
+        print(base)
+        return 0
+    if argv[1:2] == ["previous-build"] and len(argv) == 4:
+        print(previous_build(os.path.abspath(argv[2]), os.path.abspath(argv[3])))
+        return 0
+    if argv[1:2] == ["mirror"] and len(argv) == 2:
+        print(mirror())
         return 0
     if argv[1:3] == ["locked", "--"] and len(argv) > 3:
         with exclusive(container=True):

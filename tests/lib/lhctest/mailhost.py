@@ -271,6 +271,7 @@ def main(run_scenarios, report, description):
         debdir = os.path.join(work, "deb")
         os.makedirs(debdir, exist_ok=True)
         shutil.copy(deb, debdir)
+        container.previous_build(deb, debdir)  # what the upgrade row starts from
         with container.booted(root, work, [f"{debdir}:/mnt/deb"], args.cache) as c:
             run = run_scenarios(c, os.path.join(debdir, os.path.basename(deb)))
             report(run.rows)
