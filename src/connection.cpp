@@ -383,13 +383,19 @@ class Connection {
             }
             log_.debug(msg() << url << ": connect: " << ldap_err2string(last.rc)
                              << (last.diagnostic.empty() ? "" : ": ") << last.diagnostic);
-            // Under libldap 2.5 Postfix's client never gets past an ldaps:// handshake the
-            // server does not answer (it waits there for good), so it never reaches the next
-            // URL either; libldap 2.6 gives up on it at the timeout and tries the next URL.
-            if (h->guard.timed_out && !installed_libldap().bounds_tls_handshake())
+            // Where Postfix's client never gets past an ldaps:// handshake the server does not
+            // answer (it waits there for good), it never reaches the next URL either.
+            if (h->guard.timed_out && !handshake_ends_at_timeout())
                 return last;
         }
         return last;
+    }
+
+    // libldap 2.6 ends an unanswered ldaps:// handshake at LDAP_OPT_NETWORK_TIMEOUT and goes
+    // on to the next URL, but only when that timeout is not negative: Postfix sets it to
+    // `timeout`, and below 0 the handshake blocks, as under libldap 2.5 whatever the timeout.
+    bool handshake_ends_at_timeout() const {
+        return installed_libldap().bounds_tls_handshake() && t_.timeout >= 0;
     }
 
     static Step handshake_failure(int rc, const LdapHandle &h) {

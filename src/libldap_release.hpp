@@ -14,9 +14,9 @@ struct LibldapRelease {
     std::string name() const;
 
     // libldap 2.6 (Debian 13) bounds an ldaps:// handshake by LDAP_OPT_NETWORK_TIMEOUT (the
-    // table's timeout) and goes on to the next server_host URL; 2.5 (Debian 12) waits for
-    // the handshake without end, so Postfix's lookups hang on the first server that does
-    // not answer it and never reach the next.
+    // table's timeout) where that is 0 or more, and goes on to the next server_host URL;
+    // 2.5 (Debian 12) waits for the handshake without end, so Postfix's lookups hang on the
+    // first server that does not answer it and never reach the next.
     bool bounds_tls_handshake() const { return vendor_version >= 20600; }
 };
 

@@ -199,7 +199,8 @@ int run(int argc, char **argv) {
         std::cout << "ldap-health-check " << PACKAGE_VERSION << "\nlibldap "
                   << installed_libldap().name() << " (an unanswered ldaps:// handshake "
                   << (installed_libldap().bounds_tls_handshake()
-                          ? "ends at the table's timeout, then the next server_host URL)"
+                          ? "ends at the table's timeout if that is 0 or more, then the next "
+                            "server_host URL)"
                           : "holds Postfix's lookup for good)")
                   << std::endl;
         return exit_ok;
