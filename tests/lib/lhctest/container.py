@@ -18,6 +18,8 @@ Command line, for tests/package/:
                                                   (debootstrap --variant=minbase)
   python3 -m lhctest.container previous-build DEB DIR
                                                   the .deb repacked as version V~prev1 in DIR
+  python3 -m lhctest.container copy-source SOURCE DIR
+                                                  the files git would ship of SOURCE, into DIR
   python3 -m lhctest.container mirror             print the Debian mirror used
   python3 -m lhctest.container locked -- CMD ...  run CMD holding the container lock
 The cache is $LHC_E2E_CACHE, or /var/cache/ldap-health-check-e2e.
@@ -513,6 +515,9 @@ def main(argv):
         return 0
     if argv[1:2] == ["previous-build"] and len(argv) == 4:
         print(previous_build(os.path.abspath(argv[2]), os.path.abspath(argv[3])))
+        return 0
+    if argv[1:2] == ["copy-source"] and len(argv) == 4:
+        copy_source(source_files(os.path.abspath(argv[2])), os.path.abspath(argv[3]))
         return 0
     if argv[1:2] == ["mirror"] and len(argv) == 2:
         print(mirror())
