@@ -1,39 +1,18 @@
-// One connection plan probed as Postfix's dict_ldap would: connect (trying the URLs in order,
-// with the ldaps:// handshake), StartTLS, bind, then each search, judged as Postfix judges
-// the outcome. Between full paths, the bound connection of the last good probe is kept and
-// searched on again: one operation for the directory instead of a connection.
+// One connection plan probed as Postfix's dict_ldap would, on the path a new Postfix process
+// takes: a session (session.hpp: connect, StartTLS, bind), then each search, judged as Postfix
+// judges the outcome (verdict.hpp). A good full path leaves its connection to be kept
+// (kept_connection.hpp).
 #pragma once
 
+#include "kept_connection.hpp"
 #include "log.hpp"
 #include "probe_plan.hpp"
 #include "probe_result.hpp"
 #include "step_deadline.hpp"
-#include "tls_guard.hpp"
 
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <vector>
 
 namespace lhc {
-
-// The bound connection of the last good probe of one plan. A round takes it out while it
-// searches on it, so that rounds running side by side never share one libldap handle.
-class KeptConnection {
-  public:
-    void keep(std::unique_ptr<LdapHandle> handle);
-    std::unique_ptr<LdapHandle> take();
-    // The descriptor to watch while nobody uses the connection, or -1.
-    int watch_fd() const;
-    // The server sent something unasked (a Notice of Disconnection) or closed the connection
-    // (an idle timeout, a restart): the connection is dropped. True when that happened.
-    bool closed_by_server();
-
-  private:
-    mutable std::mutex mutex_;
-    std::unique_ptr<LdapHandle> handle_;
-    int fd_ = -1;
-};
 
 // Probes `plan` once. With ProbeMode::kept and a kept connection, searches on it; when that
 // fails for any reason but a timeout (a hung server is not asked twice in a round), takes the
@@ -43,39 +22,5 @@ std::vector<ProbeResult> probe_connection(const ConnectionPlan &plan, Logger &lo
                                           ProbeMode mode = ProbeMode::full,
                                           KeptConnection *kept = nullptr,
                                           StepWatch *watch = nullptr);
-
-// Only the searches on the kept connection, on the calling thread: nullopt when there is no
-// kept connection or it failed in a way that only the full path can judge. Every wait here
-// is a libldap result wait bounded by the timeout (no name resolution, no TLS handshake), and
-// every read one bounded by a read slice, as in KeptRound: no worker thread or step watch is
-// needed, unless referrals are chased (the caller's choice).
-std::optional<std::vector<ProbeResult>> probe_kept(const ConnectionPlan &plan, Logger &log,
-                                                   KeptConnection &kept);
-
-// The searches of a round on the kept connection, sent at once and collected as the answers
-// arrive, by the caller's own loop: no thread, and two wakeups a round (the timer and the
-// answer) where a round on a thread of its own takes four.
-class KeptRound {
-  public:
-    struct Outcome {
-        std::vector<ProbeResult> probes;
-        bool needs_full_path; // the kept connection failed; only the full path can judge
-    };
-    // Sends the searches; null when `kept` holds no connection.
-    static std::unique_ptr<KeptRound> start(std::shared_ptr<const ConnectionPlan> plan, Logger &log,
-                                            std::shared_ptr<KeptConnection> kept);
-    ~KeptRound();
-    int fd() const;                                  // readable when an answer arrives
-    TimePoint deadline() const { return deadline_; } // the searches' timeout
-    // Takes what arrived, without waiting; the outcome once every search is answered, or at
-    // the deadline with the open ones as timeouts.
-    std::optional<Outcome> advance(TimePoint now);
-
-  private:
-    KeptRound() = default;
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
-    TimePoint deadline_{};
-};
 
 } // namespace lhc

@@ -1,5 +1,6 @@
 #include "ldap_prober.hpp"
 
+#include "connection.hpp"
 #include "step_deadline.hpp"
 #include "workers.hpp"
 
@@ -78,7 +79,7 @@ std::vector<ProbeResult> probe_bounded(std::shared_ptr<const ConnectionPlan> pla
 
 // A server's state from the probes a round made on it: it answers when all of them passed.
 ServerState state_of(const std::string &url, const std::vector<ProbeResult> &probes) {
-    ServerState s{url, true, "", {}};
+    ServerState s{url, true, "", {}, {}};
     for (const auto &r : probes) {
         if (r.server != url)
             continue;

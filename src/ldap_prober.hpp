@@ -2,7 +2,7 @@
 // thread whose steps end at their limits (step_deadline.hpp).
 #pragma once
 
-#include "connection.hpp"
+#include "kept_connection.hpp"
 #include "log.hpp"
 #include "nss_check.hpp"
 #include "probe_plan.hpp"
