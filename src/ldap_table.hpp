@@ -1,8 +1,10 @@
-// The ldap_table(5) model: every parameter Postfix 3.7 knows, Debian 12's effective defaults,
-// and Postfix's validation (refuse what Postfix refuses, warn where it warns).
+// The ldap_table(5) model: every parameter Postfix knows, with Debian's effective defaults
+// and what each means for the connection Postfix shares between tables. Reading a file into
+// it is table_loader.hpp's.
 #pragma once
 
 #include "secret.hpp"
+#include "table_values.hpp"
 
 #include <string>
 #include <string_view>
@@ -11,9 +13,6 @@
 #include <vector>
 
 namespace lhc {
-
-enum class BindMode { none, simple, sasl }; // bind = no | yes | sasl
-enum class Scope { base, one, sub };
 
 // The field of every parameter is declared in ldap_parameters() (ldap_table.cpp), with its
 // default: a default-constructed table holds Postfix's defaults.
@@ -82,8 +81,6 @@ struct LdapTable {
     std::vector<std::string> connection_key() const;
 };
 
-class TableReader;
-
 // One ldap_table(5) parameter as dict_ldap_open() reads it.
 struct LdapParameter {
     // Whether tables that differ in it still share one connection (dict_ldap_conn_find()).
@@ -95,14 +92,12 @@ struct LdapParameter {
         if_tls,   // only counts with StartTLS or an ldaps:// URL
         if_sasl,  // only counts with bind = sasl, and Postfix reads it only then
     };
-    // Where the value lives; its type says how the file's text is read. A Secret is never
-    // quoted in a message. monostate: another parameter's reader reads it.
+    // Where the value lives; its type says how the file's text is read (table_values.hpp). A
+    // Secret is never quoted in a message. monostate: another parameter's reading reads it
+    // (table_loader.cpp).
     using Field = std::variant<std::monostate, std::string LdapTable::*, Secret LdapTable::*,
                                int LdapTable::*, bool LdapTable::*, Scope LdapTable::*,
                                BindMode LdapTable::*>;
-    // How Postfix reads it where that is more than the value alone: reads the value
-    // (TableReader::value) with the checks and consequences Postfix attaches to it.
-    using Read = void (*)(TableReader &, LdapTable &, const LdapParameter &);
 
     std::string_view name;
     Field field;
@@ -110,19 +105,17 @@ struct LdapParameter {
     // A string's minimum length or an integer's range (0: none), checked on the default too.
     int min = 0, max = 0;
     Connection connection = Connection::no;
-    Read read = nullptr; // nullptr: just the value
 
     bool has_field() const { return !std::holds_alternative<std::monostate>(field); }
     bool secret() const { return std::holds_alternative<Secret LdapTable::*>(field); }
+    // Postfix reads the sasl_* parameters only for bind = sasl, and only then are they in
+    // effect.
+    bool in_effect(const LdapTable &t) const;
 };
 
 // Every parameter dict_ldap_open() reads, in its order.
 const std::vector<LdapParameter> &ldap_parameters();
-
-// Reads and validates one table file. Throws ConfigError("file:line: what").
-LdapTable load_ldap_table(const std::string &path);
-// Same from text already in memory (tests, fuzzing). `mode` is the file's st_mode, to warn
-// when a file holding bind_pw is readable by others; pass 0 to skip that check.
-LdapTable parse_ldap_table(std::string_view text, const std::string &path, unsigned mode = 0);
+// The parameter called `name`, or null.
+const LdapParameter *find_parameter(std::string_view name);
 
 } // namespace lhc

@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "query_expand.hpp"
 #include "table_file.hpp"
+#include "table_loader.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -2,6 +2,7 @@
 #include "ldap_table.hpp"
 #include "log.hpp"
 #include "probe_plan.hpp"
+#include "table_loader.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,6 +4,7 @@
 #include "ldap_table.hpp"
 #include "log.hpp"
 #include "probe_plan.hpp"
+#include "table_loader.hpp"
 
 #include <cstdio>
 #include <fstream>

@@ -7,6 +7,7 @@
 #include "ldap_table.hpp"
 #include "log.hpp"
 #include "probe_plan.hpp"
+#include "table_loader.hpp"
 
 #include <arpa/inet.h>
 #include <atomic>

@@ -2,6 +2,7 @@
 #include "config_error.hpp"
 #include "ldap_table.hpp"
 #include "query_expand.hpp"
+#include "table_loader.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,6 +3,7 @@
 #include "ldap_table.hpp"
 #include "query_expand.hpp"
 #include "result_values.hpp"
+#include "table_loader.hpp"
 
 #include <gtest/gtest.h>
 #include <ldap.h>
