@@ -90,8 +90,19 @@ def round_latencies(notify, first, last):
     return found[first:last]
 
 
-def steady_state(server, table, rounds, per_check_runs, interval):
-    """Targets 1 and 2: CPU and wall per round, footprint and leaks, against a process a check."""
+class SteadyRun:
+    """What the daemon did in its steady state: rounds counted, CPU, memory, latencies."""
+
+    def __init__(self, n0, n1, n2, mem0, mem1, mem2, cpu, wall, latencies):
+        self.n0, self.n1, self.n2 = n0, n1, n2
+        self.mem0, self.mem1, self.mem2 = mem0, mem1, mem2
+        self.cpu_round = cpu / (n2 - n1)
+        self.wall_round = wall / (n2 - n1)
+        self.latencies = latencies
+
+
+def run_daemon_steady(server, table, rounds, interval):
+    """The daemon against `server`, from an incident to `rounds` good rounds."""
     with NotifyListener() as notify, harness.Daemon(
             ["--conffile", table, "--interval", str(interval)], notify) as daemon:
         early = min(1000, rounds // 10)
@@ -112,49 +123,63 @@ def steady_state(server, table, rounds, per_check_runs, interval):
         latencies = round_latencies(notify, n1, n2)
         daemon.signal(15)
         daemon.wait(10)
-    counted = n2 - n1
-    cpu_round = (cpu2 - cpu1) / counted
-    wall_round = (t2 - t1) / counted
-    procs = run_interleaved({k: v for k, v in per_check_commands(server, table).items()
-                             if k != "ldap-health-check --once"}, per_check_runs)
+    return SteadyRun(n0, n1, n2, mem0, mem1, mem2, cpu2 - cpu1, t2 - t1, latencies)
+
+
+def cpu_rows(run, procs, interval):
+    """Target 1: the daemon's CPU and wall per round against a process per check."""
     cheapest = min(med(s, "cpu") for s in procs.values())
-    ratio = cheapest / cpu_round if cpu_round > 0 else float("inf")
+    ratio = cheapest / run.cpu_round if run.cpu_round > 0 else float("inf")
+    latencies = run.latencies
     rows = [
         Row("1", "daemon CPU per round (user+sys, rounds %d..%d at --interval %g)"
-            % (n1, n2, interval), ms(cpu_round, 3), "", ""),
+            % (run.n1, run.n2, interval), ms(run.cpu_round, 3), "", ""),
         Row("1", "daemon round latency: median / p99 (STATUS line, connect+bind+search)",
             "%s / %s" % (ms(statistics.median(latencies) / 1000, 3),
                          ms(sorted(latencies)[int(len(latencies) * 0.99)] / 1000, 3)), "", ""),
         Row("1", "daemon wall time per round at --interval %g (round + sleep)" % interval,
-            ms(wall_round, 3), "", ""),
+            ms(run.wall_round, 3), "", ""),
         Row("1", "daemon CPU per round times the rounds of a day at the shipped --interval %s "
             "(the #11 rows measure a day at the shipped defaults directly)"
             % shipped_defaults()["interval"],
-            "%.1f s" % (cpu_round * 86400 / float(shipped_defaults()["interval"])), "", ""),
+            "%.1f s" % (run.cpu_round * 86400 / float(shipped_defaults()["interval"])), "", ""),
     ]
     for name, s in procs.items():
         rows.append(Row("1", "%s once per check: CPU / wall (median of %d)" % (name, len(s)),
                         "%s / %s" % (ms(med(s, "cpu"), 2), ms(med(s, "wall"), 2)), "", ""))
     rows.append(Row("1", "CPU per check: cheapest process per check / daemon round",
                     "%.0fx" % ratio, ">= 20x", ratio >= 20))
+    return rows
+
+
+def memory_rows(run):
+    """Target 2: footprint, the memory an incident leaves, and growth (leaks)."""
+    mem0, mem1, mem2 = run.mem0, run.mem1, run.mem2
     growth_anon = mem2["Anonymous"] - mem1["Anonymous"]
     growth_rss = mem2["Rss"] - mem1["Rss"]
-    rows += [
+    return [
         Row("2", "memory an incident leaves: anonymous, round %d to %d, with a %.1f s slapd "
             "stall between (rounds overlap; the daemon trims its heap after them)"
-            % (n0, n1, STALL),
+            % (run.n0, run.n1, STALL),
             "%+d KiB" % (mem1["Anonymous"] - mem0["Anonymous"]), "", ""),
-        Row("2", "daemon after %d rounds: RSS / PSS / anonymous" % n1,
+        Row("2", "daemon after %d rounds: RSS / PSS / anonymous" % run.n1,
             "%s / %s / %s" % (mib(mem1["Rss"]), mib(mem1["Pss"]), mib(mem1["Anonymous"])), "", ""),
-        Row("2", "daemon anonymous memory after %d rounds" % n1, mib(mem1["Anonymous"]),
+        Row("2", "daemon anonymous memory after %d rounds" % run.n1, mib(mem1["Anonymous"]),
             "<= 2 MiB", mem1["Anonymous"] <= 2048),
-        Row("2", "daemon after %d rounds: RSS / PSS / anonymous" % n2,
+        Row("2", "daemon after %d rounds: RSS / PSS / anonymous" % run.n2,
             "%s / %s / %s" % (mib(mem2["Rss"]), mib(mem2["Pss"]), mib(mem2["Anonymous"])), "", ""),
-        Row("2", "growth from round %d to %d: anonymous / RSS" % (n1, n2),
+        Row("2", "growth from round %d to %d: anonymous / RSS" % (run.n1, run.n2),
             "%+d KiB / %+d KiB" % (growth_anon, growth_rss), "none (<= 0 KiB anonymous)",
             growth_anon <= 0),
     ]
-    return rows
+
+
+def steady_state(server, table, rounds, per_check_runs, interval):
+    """Targets 1 and 2: CPU and wall per round, footprint and leaks, against a process a check."""
+    run = run_daemon_steady(server, table, rounds, interval)
+    procs = run_interleaved({k: v for k, v in per_check_commands(server, table).items()
+                             if k != "ldap-health-check --once"}, per_check_runs)
+    return cpu_rows(run, procs, interval) + memory_rows(run)
 
 
 def one_shot(server, table, runs):

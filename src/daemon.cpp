@@ -2,6 +2,7 @@
 
 #include "config_error.hpp"
 #include "exit_codes.hpp"
+#include "status_text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -15,12 +16,6 @@ namespace {
 std::string seconds_text(Duration d) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3g s", std::chrono::duration<double>(d).count());
-    return buf;
-}
-
-std::string ms_text(Duration d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f ms", to_ms(d));
     return buf;
 }
 
@@ -51,7 +46,8 @@ EventFields fields_of(const RoundResult &round) {
 Daemon::Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
                RoundRunner &runner, Reloader &reloader, Logger &log)
     : state_(policy), schedule_(policy.full_interval), factory_(std::move(factory)),
-      notifier_(notifier), events_(events), runner_(runner), reloader_(reloader), log_(log) {}
+      notifier_(notifier), events_(events), runner_(runner), reloader_(reloader), log_(log),
+      server_notes_(log) {}
 
 // The first load runs in the loop: until it is done there is nothing to probe with.
 std::unique_ptr<Prober> Daemon::load() const {
@@ -113,101 +109,8 @@ void Daemon::finish_reload(ReloadResult result) {
         reload();
 }
 
-// STATUS= carries what servers and files say: flattened to one line, so that no text can end
-// the field and add READY=1 or WATCHDOG=1 of its own, and cut short, so that the datagram
-// that carries this round's WATCHDOG=1 stays far below the 4 KiB systemd accepts.
 std::string Daemon::status_line(const std::string &text) const {
-    std::string line =
-        printable(text + (reload_failure_ ? "; last reload failed: " + *reload_failure_ : ""));
-    if (line.size() > max_status_bytes) {
-        std::size_t cut = max_status_bytes;
-        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80)
-            --cut; // not inside a UTF-8 sequence
-        line = line.substr(0, cut) + "...";
-    }
-    return "STATUS=" + line;
-}
-
-std::string Daemon::status(const RoundResult &round, const HealthState::Step &step,
-                           const std::vector<ServerState> &servers) const {
-    if (round.healthy()) {
-        std::string failing;
-        std::size_t answering = 0;
-        for (const auto &s : servers) {
-            if (s.answers)
-                ++answering;
-            else
-                failing += (failing.empty() ? "" : "; ") + s.url + ": " + s.why;
-        }
-        std::string count = servers.empty()
-                                ? ""
-                                : ", " + std::to_string(answering) + "/" +
-                                      std::to_string(servers.size()) + " servers answer";
-        std::string tail =
-            count + ", last round " + ms_text(round.latency) + ", 0 consecutive failures";
-        // Postfix still works, but each new process first waits for the failing servers.
-        if (!failing.empty())
-            return "LDAP degraded: " + failing + tail;
-        return "LDAP healthy: " + prober_->summary() + tail;
-    }
-    return std::string(step.give_up ? "LDAP down: " : "LDAP failing: ") +
-           std::to_string(state_.consecutive_failures()) + " of " +
-           std::to_string(state_.policy().failures) + " consecutive failures, " +
-           round.first_failure();
-}
-
-// Only a server_host list of two or more can be degraded: a single server that fails is an
-// outage, which the failed rounds report, whatever other tables' servers do. Postfix still
-// works only when every list that names the failing server has another that answers.
-void Daemon::note_server_changes(const std::vector<ServerState> &servers) {
-    std::map<std::size_t, std::pair<int, int>> lists; // answering, named
-    for (const auto &s : servers)
-        for (auto list : s.lists) {
-            lists[list].first += s.answers ? 1 : 0;
-            ++lists[list].second;
-        }
-    for (const auto &s : servers) {
-        int named = 0;
-        bool works = true;
-        for (auto list : s.lists) {
-            named = std::max(named, lists[list].second);
-            works = works && lists[list].first > 0;
-        }
-        if (named < 2)
-            continue;
-        auto [it, first] = server_answers_.try_emplace(s.url, s.answers);
-        if (!first && it->second == s.answers)
-            continue;
-        it->second = s.answers;
-        if (!s.answers)
-            log_.event(Event::degraded, Priority::warning,
-                       msg() << "LDAP server " << s.url << " fails (" << s.why << ")"
-                             << (works ? "; another server of its list answers, Postfix still "
-                                         "works"
-                                       : ""),
-                       {s.url, "", "", s.why});
-        else if (!first)
-            log_.event(Event::server_back, Priority::notice,
-                       msg() << "LDAP server " << s.url << " answers again", {s.url, "", "", ""});
-    }
-}
-
-// A server whose idle timeout is shorter than --interval closes the kept connection before
-// every round: said once, then at most once per closed_note_spacing with a count, not tens of
-// thousands of journal lines a day.
-void Daemon::note_closed_connection() {
-    TimePoint now = events_.now();
-    ++closed_unsaid_;
-    if (closed_said_ && now - *closed_said_ < closed_note_spacing)
-        return;
-    if (!closed_said_ || closed_unsaid_ == 1)
-        log_.info("a server closed the kept connection, probing now");
-    else
-        log_.info(msg() << "a server closed the kept connection " << closed_unsaid_
-                        << " times since the last such line, each costing a new connection: is "
-                           "its idle timeout shorter than --interval?");
-    closed_said_ = now;
-    closed_unsaid_ = 0;
+    return lhc::status_line(text, reload_failure_);
 }
 
 // Rounds end out of order (a slow full path, a hung server beside a quick one): a verdict
@@ -236,7 +139,7 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
         return std::nullopt;
     auto step = state_.on_round(round.healthy(), events_.now());
     auto servers = prober_->server_states();
-    note_server_changes(servers);
+    server_notes_.changes(servers);
     if (metrics_sink_) {
         metrics_.on_round(round, state_.consecutive_failures(), servers);
         metrics_sink_->write(metrics_);
@@ -260,9 +163,9 @@ std::optional<int> Daemon::finish(const RoundResult &round) {
                    msg() << "LDAP healthy, ready: " << prober_->summary() << " in "
                          << ms_text(round.latency),
                    fields_of(round));
-    notifier_.notify(std::string(step.ready ? "READY=1\n" : "") +
-                     (step.watchdog ? "WATCHDOG=1\n" : "") +
-                     status_line(status(round, step, servers)));
+    notifier_.notify(
+        std::string(step.ready ? "READY=1\n" : "") + (step.watchdog ? "WATCHDOG=1\n" : "") +
+        status_line(round_status(round, state_, step.give_up, servers, prober_->summary())));
     next_start_ = step.next;
     if (!step.give_up)
         return std::nullopt;
@@ -360,7 +263,7 @@ int Daemon::run() {
             break;
         case Wakeup::io:
             if (prober_->connection_closed()) {
-                note_closed_connection();
+                server_notes_.closed_connection(events_.now());
                 schedule_.need_full();
                 next_start_ = events_.now();
             }

@@ -9,9 +9,9 @@
 #include "probe_result.hpp"
 #include "reloader.hpp"
 #include "rounds.hpp"
+#include "server_notes.hpp"
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,11 +21,6 @@ namespace lhc {
 
 class Daemon {
   public:
-    // At most one line per this spacing about servers closing the kept connection.
-    static constexpr std::chrono::hours closed_note_spacing{1};
-    // The longest STATUS= text sent; the rest is cut.
-    static constexpr std::size_t max_status_bytes = 1024;
-
     Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSource &events,
            RoundRunner &runner, Reloader &reloader, Logger &log);
 
@@ -40,11 +35,6 @@ class Daemon {
     void check_fits_watchdog(const Prober &prober) const;
     void reload();
     void finish_reload(ReloadResult result);
-    std::string status(const RoundResult &round, const HealthState::Step &step,
-                       const std::vector<ServerState> &servers) const;
-    void note_closed_connection();
-    // One warning when a server starts failing, one notice when it answers again.
-    void note_server_changes(const std::vector<ServerState> &servers);
     std::string status_line(const std::string &text) const;
     // Whether a finished round's verdict counts; tells the schedule how it ended.
     bool counts(const RoundResult &round);
@@ -72,13 +62,11 @@ class Daemon {
     TimePoint next_start_{};
     bool reload_again_ = false;                       // a SIGHUP came while a reload was pending
     std::optional<std::string> reload_failure_;       // until a reload succeeds
-    std::map<std::string, bool> server_answers_;      // each server's last known state, by URL
     std::uint64_t rounds_started_ = 0;                // numbers the rounds, from 0
     std::uint64_t loop_round_number_ = 0;             // of loop_round_
     std::uint64_t first_current_round_ = 0;           // the first round of the tables in force
     std::optional<std::uint64_t> last_counted_round_; // the latest-started round counted
-    std::optional<TimePoint> closed_said_; // when a closed kept connection was last logged
-    long closed_unsaid_ = 0;               // closed kept connections not logged since
+    ServerNotes server_notes_;
 };
 
 } // namespace lhc

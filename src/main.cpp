@@ -18,6 +18,7 @@
 #include "rounds.hpp"
 #include "sasl_plugins.hpp"
 #include "step_deadline.hpp"
+#include "table_loader.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -179,6 +180,50 @@ int once(const Options &o, Logger &log) {
     return code;
 }
 
+void print_version() {
+    std::cout << "ldap-health-check " << PACKAGE_VERSION << "\nlibldap "
+              << installed_libldap().name() << " (an unanswered ldaps:// handshake "
+              << (installed_libldap().bounds_tls_handshake()
+                      ? "ends at the table's timeout if that is 0 or more, then the next "
+                        "server_host URL)"
+                      : "holds Postfix's lookup for good)")
+              << std::endl;
+}
+
+int check_config(const Options &o, Logger &log) {
+    auto tables = load_tables(table_files(o, log), log);
+    check_canaries(o, tables);
+    warn_if_nss_unwatched(o, log);
+    std::cout << "ok: " << tables.size() << (tables.size() == 1 ? " table" : " tables")
+              << std::endl;
+    return exit_ok;
+}
+
+int run_daemon(const Options &o, Logger &log) {
+    // Rounds run on short-lived threads; without this each may get a malloc arena of its
+    // own, and the daemon's memory would creep up with the number of overlapping rounds.
+    mallopt(M_ARENA_MAX, 1);
+    initialize_libldap();
+    SdNotifier notifier;
+    SignalEventSource events;
+    ThreadRoundRunner runner;
+    ThreadReloader reloader;
+    Daemon daemon(
+        policy_of(o), [&] { return make_daemon_prober(o, log); }, notifier, events, runner,
+        reloader, log);
+    std::optional<MetricsFile> metrics;
+    if (!o.metrics_file.empty())
+        daemon.report_metrics_to(metrics.emplace(o.metrics_file, log));
+    int code = daemon.run();
+    // A round or a probe still stuck on a hung server runs on a detached thread inside libldap,
+    // and a reload stuck on a table file or postconf uses `o` and `log` from this frame:
+    // tearing the process down under them could crash, and a crash at stop would read as an
+    // outage to systemd.
+    if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0 || background_probes() > 0)
+        std::_Exit(code);
+    return code;
+}
+
 int run(int argc, char **argv) {
     // A write to a connection the server has reset (closing the TLS session of a server that
     // just died) must be an EPIPE for libldap to handle, not a signal that kills the daemon.
@@ -187,59 +232,20 @@ int run(int argc, char **argv) {
     Options o;
     try {
         o = parse_command_line(argc, argv);
-    } catch (const UsageError &e) {
-        log.err(msg() << e.what() << " (see --help)");
-        return exit_usage;
-    }
-    if (o.help) {
-        std::cout << usage_text();
-        return exit_ok;
-    }
-    if (o.version) {
-        std::cout << "ldap-health-check " << PACKAGE_VERSION << "\nlibldap "
-                  << installed_libldap().name() << " (an unanswered ldaps:// handshake "
-                  << (installed_libldap().bounds_tls_handshake()
-                          ? "ends at the table's timeout if that is 0 or more, then the next "
-                            "server_host URL)"
-                          : "holds Postfix's lookup for good)")
-                  << std::endl;
-        return exit_ok;
-    }
-    log.set_debug(o.debug);
-    try {
-        if (o.check_config) {
-            auto tables = load_tables(table_files(o, log), log);
-            check_canaries(o, tables);
-            warn_if_nss_unwatched(o, log);
-            std::cout << "ok: " << tables.size() << (tables.size() == 1 ? " table" : " tables")
-                      << std::endl;
+        if (o.help) {
+            std::cout << usage_text();
             return exit_ok;
         }
+        if (o.version) {
+            print_version();
+            return exit_ok;
+        }
+        log.set_debug(o.debug);
+        if (o.check_config)
+            return check_config(o, log);
         if (o.once)
             return once(o, log);
-        // Rounds run on short-lived threads; without this each may get a malloc arena of its
-        // own, and the daemon's memory would creep up with the number of overlapping rounds.
-        mallopt(M_ARENA_MAX, 1);
-        initialize_libldap();
-        SdNotifier notifier;
-        SignalEventSource events;
-        ThreadRoundRunner runner;
-        ThreadReloader reloader;
-        Daemon daemon(
-            policy_of(o), [&] { return make_daemon_prober(o, log); }, notifier, events, runner,
-            reloader, log);
-        std::optional<MetricsFile> metrics;
-        if (!o.metrics_file.empty())
-            daemon.report_metrics_to(metrics.emplace(o.metrics_file, log));
-        int code = daemon.run();
-        // A round or a probe still stuck on a hung server runs on a detached thread inside libldap,
-        // and a reload stuck on a table file or postconf uses `o` and `log` from this frame:
-        // tearing the process down under them could crash, and a crash at stop would read as an
-        // outage to systemd.
-        if (runner.in_flight() > 0 || reloader.pending() || stragglers() > 0 ||
-            background_probes() > 0)
-            std::_Exit(code);
-        return code;
+        return run_daemon(o, log);
     } catch (const UsageError &e) {
         log.err(msg() << e.what() << " (see --help)");
         return exit_usage;
