@@ -27,4 +27,11 @@ class ConfigError : public std::runtime_error {
     int line_;
 };
 
+// A table file that Postfix itself cannot open (missing, unreadable, a value dict_ldap_open()
+// refuses): every lookup of a new Postfix process fails.
+class UnusableTable : public ConfigError {
+  public:
+    explicit UnusableTable(const ConfigError &e) : ConfigError(e) {}
+};
+
 } // namespace lhc

@@ -3,6 +3,7 @@
 #include "config_error.hpp"
 #include "exit_codes.hpp"
 #include "status_text.hpp"
+#include "unusable_table.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -50,10 +51,51 @@ Daemon::Daemon(Policy policy, ProberFactory factory, Notifier &notifier, EventSo
       server_notes_(log) {}
 
 // The first load runs in the loop: until it is done there is nothing to probe with.
-std::unique_ptr<Prober> Daemon::load() const {
-    auto prober = factory_();
+std::unique_ptr<Prober> Daemon::load() {
+    ConfigFiles files;
+    auto prober = factory_(files);
     check_fits_watchdog(*prober);
+    follow(std::move(files));
     return prober;
+}
+
+void Daemon::follow(ConfigFiles files) {
+    files_ = std::move(files);
+    if (watch_)
+        watch_->watch(files_);
+}
+
+// A change of a table, main.cf or master.cf: a new Postfix process opens what is on disk now,
+// so that is what to judge. A reload already running has read the files or is reading them:
+// the files are compared again when it is done.
+void Daemon::check_config_files() {
+    recheck_at_.reset();
+    if (reloader_.pending())
+        return;
+    auto changed = files_.changed();
+    if (changed.empty())
+        return;
+    if (Duration wait = files_.settle_left(); wait > Duration::zero()) {
+        recheck_at_ = events_.now() + wait;
+        return;
+    }
+    log_.info(msg() << changed.front() << (changed.size() > 1 ? " and other files" : "")
+                    << " changed: reloading");
+    reload();
+}
+
+// A failed round may only show that a file changed under it (a server migrated, a password
+// rotated in the table and on the server): its verdict waits for the tables on disk.
+bool Daemon::stale(const RoundResult &round) {
+    if (round.healthy() || round.number < first_current_round_ || files_.changed().empty())
+        return false;
+    if (log_.debug_enabled())
+        log_.debug(msg() << "round " << round.number
+                         << " failed, but its tables changed since they were read: not counted "
+                            "before they are read again");
+    if (!recheck_at_)
+        recheck_at_ = events_.now() + change_settle;
+    return true;
 }
 
 // A round that can outlast half the watchdog period would get a healthy daemon killed.
@@ -77,13 +119,19 @@ void Daemon::reload() {
 }
 
 void Daemon::finish_reload(ReloadResult result) {
+    if (!result.files.empty())
+        follow(std::move(result.files));
     if (result.prober) {
         try {
             check_fits_watchdog(*result.prober);
         } catch (const ConfigError &e) {
-            result = ReloadResult{nullptr, e.what()};
+            result = ReloadResult{nullptr, e.what(), "", {}};
         }
     }
+    // What Postfix cannot open fails its lookups: a failed round each time, not the old tables.
+    bool unusable = !result.prober && !result.unusable_table.empty();
+    if (unusable)
+        result.prober = std::make_unique<UnusableTableProber>(result.unusable_table, result.error);
     if (result.prober) {
         prober_ = std::move(result.prober);
         // New tables: their first round takes the full path, and rounds of the old ones still
@@ -91,8 +139,14 @@ void Daemon::finish_reload(ReloadResult result) {
         first_current_round_ = rounds_started_;
         schedule_.need_full();
         reload_failure_.reset();
-        log_.event(Event::reload_done, Priority::notice,
-                   msg() << "reloaded: " << prober_->summary());
+        if (unusable)
+            log_.event(Event::reload_failed, Priority::err,
+                       msg() << "reloaded: " << result.error
+                             << "; Postfix cannot open this table either, so every round fails "
+                                "until it is fixed");
+        else
+            log_.event(Event::reload_done, Priority::notice,
+                       msg() << "reloaded: " << prober_->summary());
     } else {
         // A broken file must never stop mail: keep probing with what we had, and say so in
         // every STATUS= until a reload succeeds.
@@ -107,6 +161,8 @@ void Daemon::finish_reload(ReloadResult result) {
     // The files may have changed again since this reload read them.
     if (std::exchange(reload_again_, false))
         reload();
+    else
+        recheck_at_ = events_.now();
 }
 
 std::string Daemon::status_line(const std::string &text) const {
@@ -135,7 +191,7 @@ bool Daemon::counts(const RoundResult &round) {
 }
 
 std::optional<int> Daemon::finish(const RoundResult &round) {
-    if (!counts(round))
+    if (stale(round) || !counts(round))
         return std::nullopt;
     auto step = state_.on_round(round.healthy(), events_.now());
     auto servers = prober_->server_states();
@@ -223,6 +279,8 @@ std::vector<int> Daemon::watched_fds() const {
         fds = prober_->watch_fds();
     if (loop_round_)
         fds.push_back(loop_round_->fd());
+    if (watch_)
+        fds.push_back(watch_->fd());
     fds.push_back(runner_.wake_fd());
     fds.push_back(reloader_.wake_fd());
     return fds;
@@ -246,6 +304,8 @@ int Daemon::run() {
             finish_reload(std::move(*reloaded));
         if (auto code = advance_loop_round())
             return *code;
+        if (recheck_at_ && events_.now() >= *recheck_at_)
+            check_config_files();
         TimePoint now = events_.now();
         bool can_start = in_flight() < max_in_flight;
         if (can_start && now >= next_start_) {
@@ -256,12 +316,16 @@ int Daemon::run() {
         TimePoint deadline = can_start ? next_start_ : now + std::chrono::hours(24);
         if (loop_round_)
             deadline = std::min(deadline, loop_round_->deadline());
+        if (recheck_at_)
+            deadline = std::min(deadline, *recheck_at_);
         auto wakeup = events_.wait_until(deadline, watched_fds());
         loop_round_sent_ = false;
         switch (wakeup) {
         case Wakeup::deadline:
             break;
         case Wakeup::io:
+            if (watch_ && watch_->take_events())
+                recheck_at_ = events_.now() + change_settle;
             if (prober_->connection_closed()) {
                 server_notes_.closed_connection(events_.now());
                 schedule_.need_full();

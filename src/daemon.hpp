@@ -2,6 +2,7 @@
 #pragma once
 
 #include "clock.hpp"
+#include "config_watch.hpp"
 #include "health.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -29,9 +30,21 @@ class Daemon {
     int run();
     // After every round, and so at exit with the final state, `sink` gets the metrics.
     void report_metrics_to(MetricsSink &sink) { metrics_sink_ = &sink; }
+    // Reload when `watch` sees a file of the configuration change (and it did change).
+    void follow_config(ConfigWatch &watch) { watch_ = &watch; }
+
+    // An editor writes a file in several steps: a change is read once the files have been
+    // quiet this long.
+    static constexpr std::chrono::milliseconds change_settle{300};
 
   private:
-    std::unique_ptr<Prober> load() const;
+    std::unique_ptr<Prober> load();
+    // From now on, `files` are what the tables in force were read from.
+    void follow(ConfigFiles files);
+    // Reloads when a file differs from what was read (once it has settled).
+    void check_config_files();
+    // A failed round of tables whose files changed since they were read is not counted.
+    bool stale(const RoundResult &round);
     void check_fits_watchdog(const Prober &prober) const;
     void reload();
     void finish_reload(ReloadResult result);
@@ -67,6 +80,9 @@ class Daemon {
     std::uint64_t first_current_round_ = 0;           // the first round of the tables in force
     std::optional<std::uint64_t> last_counted_round_; // the latest-started round counted
     ServerNotes server_notes_;
+    ConfigFiles files_;                   // what the tables in force were read from
+    ConfigWatch *watch_ = nullptr;        // null: no watching, the files compared on failures
+    std::optional<TimePoint> recheck_at_; // when to compare the files with what was read
 };
 
 } // namespace lhc

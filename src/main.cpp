@@ -3,6 +3,7 @@
 #include "clock.hpp"
 #include "config.h"
 #include "config_error.hpp"
+#include "config_watch.hpp"
 #include "daemon.hpp"
 #include "exit_codes.hpp"
 #include "ldap_prober.hpp"
@@ -30,6 +31,7 @@
 #include <malloc.h>
 #include <optional>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 using namespace lhc;
@@ -67,9 +69,19 @@ Policy policy_of(const Options &o) {
                   seconds(o.full_probe_interval)};
 }
 
-std::vector<std::string> table_files(const Options &o, Logger &log) {
+// Postfix 3.10's postconf reads a main.cf changed less than a second ago as if it were the one
+// in /etc/postfix (dict_load_file_xt()'s re-read of a file still being written).
+constexpr std::chrono::milliseconds main_cf_settle{1100};
+
+// `read` (may be null) hears of main.cf and master.cf before postconf reads them.
+std::vector<std::string> table_files(const Options &o, Logger &log, ConfigFiles *read = nullptr) {
     if (!o.conffiles.empty())
         return o.conffiles;
+    if (read) {
+        std::string dir = o.postfix_config_dir.empty() ? "/etc/postfix" : o.postfix_config_dir;
+        read->add(dir + "/main.cf", main_cf_settle);
+        read->add(dir + "/master.cf");
+    }
     auto found = discover_ldap_tables(o.postconf, o.postfix_config_dir);
     for (const auto &name : found.skipped)
         log.warning(msg() << "ldap:" << name
@@ -92,9 +104,12 @@ std::vector<std::string> table_files(const Options &o, Logger &log) {
     return found.files;
 }
 
-std::vector<LdapTable> load_tables(const std::vector<std::string> &files, Logger &log) {
+std::vector<LdapTable> load_tables(const std::vector<std::string> &files, Logger &log,
+                                   ConfigFiles *read = nullptr) {
     std::vector<LdapTable> tables;
     for (const auto &f : files) {
+        if (read)
+            read->add(f);
         tables.push_back(load_ldap_table(f));
         for (const auto &w : tables.back().warnings)
             log.warning(w);
@@ -119,9 +134,22 @@ std::vector<ConnectionPlan> plan(const Options &o, const std::vector<LdapTable> 
 }
 
 // The daemon's prober keeps each good round's connection open to notice a server going away.
-std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log) {
-    return std::make_unique<LdapProber>(plan(o, load_tables(table_files(o, log), log), log), log,
-                                        true, o.nss_users);
+// `read` hears of every file it reads.
+std::unique_ptr<Prober> make_daemon_prober(const Options &o, Logger &log, ConfigFiles &read) {
+    auto tables = load_tables(table_files(o, log, &read), log, &read);
+    return std::make_unique<LdapProber>(plan(o, tables, log), log, true, o.nss_users);
+}
+
+// Without inotify (no instance left) the daemon still compares the files with what it read
+// before it counts a failed round; it says so once.
+std::optional<ConfigWatch> config_watch(Logger &log) {
+    try {
+        return std::make_optional<ConfigWatch>();
+    } catch (const std::system_error &e) {
+        log.warning(msg() << "not following changes of the configuration files (" << e.what()
+                          << "): reload with systemctl reload after a change");
+        return std::nullopt;
+    }
 }
 
 // libldap's one-time set-up (ldap_int_initialize, on the first ldap_* call of the process)
@@ -209,8 +237,11 @@ int run_daemon(const Options &o, Logger &log) {
     ThreadRoundRunner runner;
     ThreadReloader reloader;
     Daemon daemon(
-        policy_of(o), [&] { return make_daemon_prober(o, log); }, notifier, events, runner,
-        reloader, log);
+        policy_of(o), [&](ConfigFiles &read) { return make_daemon_prober(o, log, read); }, notifier,
+        events, runner, reloader, log);
+    std::optional<ConfigWatch> watch = config_watch(log);
+    if (watch)
+        daemon.follow_config(*watch);
     std::optional<MetricsFile> metrics;
     if (!o.metrics_file.empty())
         daemon.report_metrics_to(metrics.emplace(o.metrics_file, log));

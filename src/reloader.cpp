@@ -1,5 +1,6 @@
 #include "reloader.hpp"
 
+#include "config_error.hpp"
 #include "event_fd.hpp"
 
 #include <cerrno>
@@ -16,7 +17,10 @@ namespace lhc {
 ReloadResult build_prober(const ProberFactory &factory) {
     ReloadResult result;
     try {
-        result.prober = factory();
+        result.prober = factory(result.files);
+    } catch (const UnusableTable &e) {
+        result.error = e.what();
+        result.unusable_table = e.file();
     } catch (const std::exception &e) {
         result.error = e.what();
     }

@@ -3,6 +3,7 @@
 // SIGTERM. The old prober keeps probing until the new one is there.
 #pragma once
 
+#include "config_files.hpp"
 #include "probe_result.hpp"
 
 #include <functional>
@@ -12,13 +13,16 @@
 
 namespace lhc {
 
-// Builds a prober from the configuration files; throws ConfigError on a bad file.
-using ProberFactory = std::function<std::unique_ptr<Prober>()>;
+// Builds a prober from the configuration files, and stamps each file in `read` before it reads
+// it; throws ConfigError on a bad file (UnusableTable on a table Postfix cannot open either).
+using ProberFactory = std::function<std::unique_ptr<Prober>(ConfigFiles &read)>;
 
 // A new prober, or why the configuration could not be loaded.
 struct ReloadResult {
     std::unique_ptr<Prober> prober; // null when the reload failed
     std::string error;
+    std::string unusable_table; // the reload failed on this table, which Postfix cannot open
+    ConfigFiles files;          // what the reload read, up to where it failed
 };
 
 // Runs `factory` and turns what it throws into a failed result.

@@ -164,9 +164,13 @@ LdapTable parse_ldap_table(std::string_view text, const std::string &path, unsig
 }
 
 LdapTable load_ldap_table(const std::string &path) {
-    unsigned mode = 0;
-    std::string text = read_whole_file(path, &mode);
-    return parse_ldap_table(text, path, mode);
+    try {
+        unsigned mode = 0;
+        std::string text = read_whole_file(path, &mode);
+        return parse_ldap_table(text, path, mode);
+    } catch (const ConfigError &e) {
+        throw UnusableTable(e);
+    }
 }
 
 } // namespace lhc

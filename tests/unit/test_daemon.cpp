@@ -3,6 +3,8 @@
 #include "exit_codes.hpp"
 #include "fakes.hpp"
 
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -50,13 +52,16 @@ struct Harness {
     std::function<bool(ProbeMode, std::size_t)> verdict;
     std::string diagnostic;
 
+    std::string config_file;        // when set, every load reads it (ConfigFiles)
     std::unique_ptr<Daemon> daemon; // kept so that `prober` outlives run()
     std::function<void(Daemon &)> daemon_setup;
 
     int run(Policy policy = Policy{5s, 500ms, 3}) {
         daemon = std::make_unique<Daemon>(
             policy,
-            [this]() -> std::unique_ptr<Prober> {
+            [this](ConfigFiles &read) -> std::unique_ptr<Prober> {
+                if (!config_file.empty())
+                    read.add(config_file);
                 ++loads;
                 auto p = std::make_unique<FakeProber>(script, &events);
                 p->closed = idle_connection_closes || idle_connection_always_closes;
@@ -222,14 +227,15 @@ TEST(Daemon, ReloadSendsReloadingThenReadyAndReloadsTheTables) {
     EXPECT_EQ((reloading + 1)->rfind("READY=1\n", 0), 0u) << *(reloading + 1);
 }
 
-TEST(Daemon, BrokenTableOnReloadKeepsTheOldConfigurationAndRuns) {
+// An error of ours (not a table Postfix cannot open: a canary, postconf) never stops mail.
+TEST(Daemon, ConfigErrorOnReloadKeepsTheOldConfigurationAndRuns) {
     Harness h;
     h.script = {true};
     h.events.signal_at(7s, Wakeup::reload);
     h.events.signal_at(30s, Wakeup::terminate);
     Daemon d(
         Policy{5s, 500ms, 3},
-        [&]() -> std::unique_ptr<Prober> {
+        [&](ConfigFiles &) -> std::unique_ptr<Prober> {
             // The file breaks after the first load.
             if (h.loads++ > 0)
                 throw ConfigError("/etc/postfix/ldap-users.cf", 7, "bad numerical value");
@@ -246,6 +252,67 @@ TEST(Daemon, BrokenTableOnReloadKeepsTheOldConfigurationAndRuns) {
     // Rounds at 0, 5, then 7 (right after the reload), 12, 17, 22, 27.
     EXPECT_EQ(h.prober->rounds, 7u) << "the old prober keeps probing";
     EXPECT_EQ(h.notifier.count("WATCHDOG=1"), 7);
+}
+
+// After a change on disk Postfix opens the new file; where it cannot, its lookups fail, and so
+// does every round, named as such.
+TEST(Daemon, TableThatPostfixCannotOpenAfterAReloadFailsEveryRound) {
+    Harness h;
+    h.script = {true};
+    h.events.signal_at(7s, Wakeup::reload);
+    Daemon d(
+        Policy{5s, 500ms, 3},
+        [&](ConfigFiles &) -> std::unique_ptr<Prober> {
+            if (h.loads++ > 0)
+                throw UnusableTable(
+                    ConfigError("/etc/postfix/ldap-users.cf", 7, "bad numerical value"));
+            auto p = std::make_unique<FakeProber>(h.script, &h.events);
+            h.prober = p.get();
+            return p;
+        },
+        h.notifier, h.events, h.runner, h.reloader, h.log);
+    EXPECT_EQ(d.run(), exit_unavailable);
+    // Good rounds at 0 and 5 s; the reload at 7 s; failed rounds at 7, 7.5 and 8 s.
+    EXPECT_EQ(h.events.elapsed(), 8s);
+    const std::string why = "/etc/postfix/ldap-users.cf: a new Postfix process cannot open this "
+                            "table, so its lookups fail: /etc/postfix/ldap-users.cf:7: bad "
+                            "numerical value";
+    EXPECT_NE(h.log.text.find("<3>reloaded: /etc/postfix/ldap-users.cf:7: bad numerical value; "
+                              "Postfix cannot open this table either"),
+              std::string::npos)
+        << h.log.text;
+    EXPECT_NE(h.log.text.find("<4>probe failed (1 of 3): " + why), std::string::npos) << h.log.text;
+    EXPECT_NE(
+        h.notifier.messages.back().find("STATUS=LDAP down: 3 of 3 consecutive failures, " + why),
+        std::string::npos)
+        << h.notifier.messages.back();
+}
+
+// A migration: the table now names the new server, and the old one is switched off. The
+// rounds of the old file fail, but they are not counted: the file is read again first.
+TEST(Daemon, FailedRoundsOfATableChangedOnDiskWaitForItToBeReadAgain) {
+    char dir[] = "/tmp/lhc-daemon-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string table = std::string(dir) + "/ldap-users.cf";
+    std::ofstream(table) << "server_host = ldap://old/\n";
+    Harness h;
+    h.config_file = table;
+    h.events.signal_at(20s, Wakeup::terminate);
+    h.verdict = [&](ProbeMode, std::size_t round) {
+        if (h.loads > 1)
+            return true; // the new server answers
+        if (round < 2)
+            return true;
+        if (round == 2) // edited in place, then the old server goes away
+            std::ofstream(table) << "server_host = ldap://new.example/\n";
+        return false;
+    };
+    EXPECT_EQ(h.run(), exit_ok);
+    EXPECT_EQ(h.loads, 2) << h.log.text;
+    EXPECT_EQ(h.log.text.find("probe failed"), std::string::npos) << h.log.text;
+    EXPECT_NE(h.log.text.find(table + " changed: reloading"), std::string::npos) << h.log.text;
+    std::remove(table.c_str());
+    rmdir(dir);
 }
 
 TEST(Daemon, RefusesToStartWhenARoundCannotFitHalfTheWatchdog) {
@@ -380,7 +447,7 @@ TEST(Daemon, FailedReloadShowsInEveryStatusUntilAGoodReload) {
     h.events.signal_at(30s, Wakeup::terminate);
     Daemon d(
         Policy{5s, 500ms, 3},
-        [&]() -> std::unique_ptr<Prober> {
+        [&](ConfigFiles &) -> std::unique_ptr<Prober> {
             // Broken for the first reload, fixed for the second.
             if (h.loads++ == 1)
                 throw ConfigError("/etc/postfix/ldap-users.cf", 7, "bad numerical value");

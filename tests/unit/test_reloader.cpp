@@ -59,7 +59,7 @@ bool readable(int fd, int timeout_ms) {
 TEST(ThreadReloader, FactoryRunsOffTheCallerAndWakesTheLoopWhenDone) {
     ThreadReloader reloader;
     Gate gate;
-    reloader.start([&]() -> std::unique_ptr<Prober> {
+    reloader.start([&](ConfigFiles &) -> std::unique_ptr<Prober> {
         gate.wait();
         return std::make_unique<NoteDestructionProber>();
     });
@@ -67,7 +67,8 @@ TEST(ThreadReloader, FactoryRunsOffTheCallerAndWakesTheLoopWhenDone) {
     EXPECT_TRUE(reloader.pending());
     EXPECT_FALSE(readable(reloader.wake_fd(), 0));
     EXPECT_FALSE(reloader.take_finished());
-    EXPECT_THROW(reloader.start([] { return std::unique_ptr<Prober>(); }), std::logic_error);
+    EXPECT_THROW(reloader.start([](ConfigFiles &) { return std::unique_ptr<Prober>(); }),
+                 std::logic_error);
 
     gate.open();
     ASSERT_TRUE(readable(reloader.wake_fd(), 10000)) << "no wakeup within 10 s";
@@ -81,7 +82,7 @@ TEST(ThreadReloader, FactoryRunsOffTheCallerAndWakesTheLoopWhenDone) {
 
 TEST(ThreadReloader, ConfigErrorBecomesAFailedResult) {
     ThreadReloader reloader;
-    reloader.start([]() -> std::unique_ptr<Prober> {
+    reloader.start([](ConfigFiles &) -> std::unique_ptr<Prober> {
         throw ConfigError("/etc/postfix/ldap-users.cf", 7, "bad numerical value");
     });
     ASSERT_TRUE(readable(reloader.wake_fd(), 10000));
@@ -97,7 +98,7 @@ TEST(ThreadReloader, ReloadStuckPastTheReloaderFinishesSafely) {
     auto released = destroyed.get_future();
     {
         ThreadReloader reloader;
-        reloader.start([&]() -> std::unique_ptr<Prober> {
+        reloader.start([&](ConfigFiles &) -> std::unique_ptr<Prober> {
             gate.wait();
             return std::make_unique<NoteDestructionProber>(&destroyed);
         });
