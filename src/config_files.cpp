@@ -11,11 +11,11 @@ bool same(const timespec &a, const timespec &b) {
     return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-Duration since(const timespec &t) {
+// Since the start of the second `t` falls in: Postfix compares whole seconds (load_file()).
+Duration since_second_of(const timespec &t) {
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
-    return std::chrono::seconds(now.tv_sec - t.tv_sec) +
-           std::chrono::nanoseconds(now.tv_nsec - t.tv_nsec);
+    return std::chrono::seconds(now.tv_sec - t.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
 }
 
 } // namespace
@@ -57,7 +57,7 @@ Duration ConfigFiles::settle_left() const {
             continue;
         FileStamp now = stamp_of(e.path);
         if (now != e.stamp && now.exists)
-            left = std::max(left, e.settle - since(now.mtime));
+            left = std::max(left, e.settle - since_second_of(now.mtime));
     }
     return left;
 }

@@ -31,8 +31,9 @@ FileStamp stamp_of(const std::string &path);
 class ConfigFiles {
   public:
     // Stamps `path` as it is now: call it before the file is read, so that a change made while
-    // it is read shows as one. A change is read again once it is `settle` old (main.cf: Postfix
-    // 3.10's postconf takes a main.cf younger than a second for /etc/postfix's).
+    // it is read shows as one. A change is read again once `settle` has passed since the start
+    // of the second of its modification time (Postfix reads main.cf again until that is two
+    // seconds, load_file(), and Postfix 3.10's postconf forgets `-c DIR` when it does).
     void add(const std::string &path, Duration settle = {});
     // The files that differ from their stamps now.
     std::vector<std::string> changed() const;

@@ -69,9 +69,10 @@ Policy policy_of(const Options &o) {
                   seconds(o.full_probe_interval)};
 }
 
-// Postfix 3.10's postconf reads a main.cf changed less than a second ago as if it were the one
-// in /etc/postfix (dict_load_file_xt()'s re-read of a file still being written).
-constexpr std::chrono::milliseconds main_cf_settle{1100};
+// Postfix reads main.cf again while its modification time is within the last clock second
+// (load_file(): the file may still be being written), and Postfix 3.10's postconf forgets
+// `-c DIR` when it does: a changed main.cf is read once Postfix itself takes it as written.
+constexpr std::chrono::seconds main_cf_settle{2};
 
 // `read` (may be null) hears of main.cf and master.cf before postconf reads them.
 std::vector<std::string> table_files(const Options &o, Logger &log, ConfigFiles *read = nullptr) {
@@ -164,36 +165,72 @@ void initialize_libldap() {
     installed_libldap();
 }
 
+// The tables of a --once as they are on disk: read again before a round when one of their
+// files changed since, so that a --wait (the recover timer waits a minute at a time) judges
+// what a new Postfix process would open, an edit made while it waits included.
+class OnceTables {
+  public:
+    OnceTables(const Options &o, Logger &log) : o_(o), log_(log) {}
+
+    // The prober for this round, or null when the configuration cannot be read (error()).
+    LdapProber *current() {
+        if (prober_ && files_.changed().empty())
+            return &*prober_;
+        prober_.reset();
+        files_ = ConfigFiles();
+        try {
+            auto tables = load_tables(table_files(o_, log_, &files_), log_, &files_);
+            // One round knows every bind it will make before libldap starts (the daemon
+            // cannot skip the plugins: a reload may bring a table with bind = sasl).
+            if (first_ && !any_sasl_bind(tables))
+                start_sasl_without_plugins();
+            first_ = false;
+            initialize_libldap();
+            prober_.emplace(plan(o_, tables, log_), log_, false, o_.nss_users);
+            error_.clear();
+        } catch (const ConfigError &e) {
+            error_ = e.what();
+        }
+        return prober_ ? &*prober_ : nullptr;
+    }
+    const std::string &error() const { return error_; }
+
+  private:
+    const Options &o_;
+    Logger &log_;
+    ConfigFiles files_;
+    std::optional<LdapProber> prober_;
+    std::string error_;
+    bool first_ = true;
+};
+
 // One round, or with --wait a round every --retry-interval (each follows a failed one, as in
 // the daemon) until one is healthy or the time is up.
 // The recover timer waits this way during an outage: one process a minute with one line per
 // change of verdict, where a process every two seconds wrote six journal lines each time.
 int once(const Options &o, Logger &log) {
-    auto tables = load_tables(table_files(o, log), log);
-    // One round knows every bind it will make before libldap starts. The daemon cannot skip
-    // the plugins: a reload may bring a table with bind = sasl.
-    if (!any_sasl_bind(tables))
-        start_sasl_without_plugins();
-    initialize_libldap();
-    auto prober = LdapProber(plan(o, tables, log), log, false, o.nss_users);
     auto seconds = [](double s) {
         return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
     };
     TimePoint until = Clock::now() + seconds(o.wait);
+    OnceTables tables(o, log);
     std::string last;
     int code = exit_unavailable;
     for (;;) {
         TimePoint start = Clock::now();
-        RoundResult round = prober.probe_round(ProbeMode::full);
-        if (round.healthy()) {
+        LdapProber *prober = tables.current();
+        RoundResult round = prober ? prober->probe_round(ProbeMode::full) : RoundResult{};
+        if (prober && round.healthy()) {
             char latency[32];
             std::snprintf(latency, sizeof latency, "%.1f ms", to_ms(round.latency));
-            std::cout << "healthy: " << prober.summary() << " in " << latency << std::endl;
+            std::cout << "healthy: " << prober->summary() << " in " << latency << std::endl;
             code = exit_ok;
             break;
         }
-        std::string verdict = "unhealthy: " + printable(round.first_failure());
-        if (verdict != last)
+        code = prober ? exit_unavailable : exit_config;
+        std::string verdict =
+            "unhealthy: " + printable(prober ? round.first_failure() : tables.error());
+        if (verdict != last && (prober || o.wait > 0))
             std::cout << verdict << std::endl;
         last = std::move(verdict);
         TimePoint next = start + seconds(o.retry_interval);
@@ -201,6 +238,8 @@ int once(const Options &o, Logger &log) {
             break;
         std::this_thread::sleep_until(next);
     }
+    if (code == exit_config)
+        log.err(tables.error());
     // A probe left behind still runs inside libldap: exit without tearing the process down
     // under it.
     if (stragglers() > 0)

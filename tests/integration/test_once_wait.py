@@ -71,6 +71,43 @@ class OnceWait(unittest.TestCase):
         self.assertIn("Invalid credentials", out)
         harness.assert_no_secret(self, first, out, err)
 
+    def test_a_table_fixed_during_the_wait_is_read_again(self):
+        # The recover timer's minute: the administrator mends the table Postfix could not
+        # open (and so a round could not judge); the next round reads it and passes.
+        self.ldap.start()
+        table = self.table(tables.bind_yes(self.ldap))
+        number = tables.set_parameter(table, "bind", "maybe")
+        proc = self.start("--once", "--wait", "30", "--retry-interval", "0.25",
+                          "--conffile", table)
+        first = proc.stdout.readline()
+        self.assertIn("%s:%d: unsupported parameter value: bind = maybe" % (table, number), first)
+        tables.set_parameter(table, "bind", "yes")
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, harness.EXIT_OK, first + out + err)
+        self.assertTrue(out.startswith("healthy: "), out)
+
+    def test_a_migration_during_the_wait_is_read_again(self):
+        # The table moves to a server that answers while the old one stays down.
+        table = self.table(tables.bind_yes(self.ldap))
+        proc = self.start("--once", "--wait", "30", "--retry-interval", "0.25",
+                          "--conffile", table)
+        first = proc.stdout.readline()
+        self.assertIn("Can't contact LDAP server", first)
+        other = slapd.Slapd().start()
+        self.addCleanup(other.cleanup)
+        tables.write_table(table, tables.bind_yes(other))
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, harness.EXIT_OK, first + out + err)
+
+    def test_a_table_broken_for_the_whole_wait_is_a_configuration_error(self):
+        table = self.table(tables.bind_yes(self.ldap))
+        tables.set_parameter(table, "bind", "maybe")
+        proc = self.start("--once", "--wait", "1", "--retry-interval", "0.25", "--conffile", table)
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, harness.EXIT_CONFIG, err)
+        self.assertEqual(len(out.splitlines()), 1, out)
+        self.assertIn("unsupported parameter value: bind = maybe", err)
+
     def test_without_wait_one_round(self):
         result = harness.run(["--once", "--retry-interval", "0.1",
                               "--conffile", self.table(tables.bind_yes(self.ldap))], limit=20)
