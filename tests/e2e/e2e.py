@@ -29,6 +29,7 @@ DETECT = INTERVAL * FAILURES + TIMEOUT + SLACK  # from the outage to postfix sto
 OUTAGE_ID = "59d3dbaad4bc4980b29bd945bf16e74d"  # MESSAGE_ID of "LDAP down, exiting"
 QUIET_LINES = 10  # journal lines in any minute of an outage after the first
 QUICK_RECOVERY = 5.0  # seconds from LDAP answering to postfix active, after a long outage
+FOLLOW = 2.0  # from a change of a table to the guard reading it again
 
 
 # ---------------------------------------------------------------- scenarios
@@ -263,6 +264,47 @@ def zero_config(r, deb):
              found.stdout.strip()[:60])
 
 
+TABLE_FILE = "/etc/postfix/ldap-users.cf"
+
+
+def postmap_fails(r):
+    """The oracle on the table as it is now: Postfix's own lookup of alice fails."""
+    q = r.c.sh(f"postmap -q alice@example.org ldap:{TABLE_FILE}", check=False)
+    return q.returncode != 0, (q.stderr.strip().splitlines() or [""])[-1]
+
+
+def tables_edited(r, deb):
+    """The table edited and `postfix reload` run, as an administrator does (the guard found
+    the table itself, zero-config): an edit that keeps the table working is followed without
+    touching postfix; a wrong bind_pw and a value Postfix refuses each stop postfix, as
+    Postfix's own postmap fails on them; mending the table starts postfix again."""
+    c = r.c
+    r.wait_for(r.settled, 30)
+    c.sh(f"cp -p {TABLE_FILE} /root/ldap-users.cf.good")
+    master, since = r.master(), r.now()
+    c.sh(f"echo '# reviewed' >> {TABLE_FILE} && postfix reload")
+    r.timed("table edited, postfix reload: the guard reads it again",
+            lambda: "reloaded: " in r.daemon_log(since, "info"), FOLLOW + SLACK)
+    r.record("table edited, postfix reload: postfix master untouched, guard healthy",
+             r.wait_for(r.settled, 10) is not None and r.master() == master,
+             f"{master} -> {r.master()}")
+    for title, edit, said in (
+            ("table edited: wrong bind_pw", "s/^bind_pw = .*/bind_pw = not-the-password/",
+             "Invalid credentials"),
+            ("table edited: bind = maybe", "s/^bind = .*/bind = maybe/",
+             "Postfix cannot open this table either")):
+        since = r.now()
+        c.sh(f"sed -i '{edit}' {TABLE_FILE} && postfix reload")
+        fails, why = postmap_fails(r)
+        r.record(f"{title}: postmap fails too", fails, why[:60])
+        if r.timed(f"{title}: postfix and {MTA} inactive", r.postfix_down, FOLLOW + DETECT):
+            line = systemd_said(said)(r, since)
+            r.record(f"{title}: the journal says why", bool(line), line[:100])
+        c.sh(f"cp -p /root/ldap-users.cf.good {TABLE_FILE}")
+        r.timed(f"{title}, then mended: postfix active again, no manual step", r.postfix_up,
+                RECOVER)
+
+
 # Postfix's default mydestination holds "localhost": mail for alice@localhost is local
 # delivery, checked against local_recipient_maps (proxy:unix:passwd.byname $alias_maps).
 LOCAL_ALICE = "alice@localhost"
@@ -436,6 +478,7 @@ SCENARIOS = (
     start_with_ldap_down,
     quiet_outage,
     zero_config,
+    tables_edited,
     nss_path,
     upgrade,
     removal,
