@@ -163,10 +163,21 @@ LdapTable parse_ldap_table(std::string_view text, const std::string &path, unsig
     return t;
 }
 
+// Postfix opens its tables as root, before it drops privileges: a file this process may not
+// read (0600, another group) can still serve Postfix, so only a missing file, one that is no
+// regular file or one that Postfix refuses to parse makes a table unusable to Postfix too.
 LdapTable load_ldap_table(const std::string &path) {
+    unsigned mode = 0;
+    std::string text;
     try {
-        unsigned mode = 0;
-        std::string text = read_whole_file(path, &mode);
+        text = read_whole_file(path, &mode);
+    } catch (const ConfigError &e) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+            throw;
+        throw UnusableTable(e);
+    }
+    try {
         return parse_ldap_table(text, path, mode);
     } catch (const ConfigError &e) {
         throw UnusableTable(e);

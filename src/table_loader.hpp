@@ -10,7 +10,8 @@
 
 namespace lhc {
 
-// Reads and validates one table file. Throws UnusableTable("file:line: what"), a ConfigError.
+// Reads and validates one table file. Throws ConfigError("file:line: what"): UnusableTable
+// where Postfix cannot use the file either.
 LdapTable load_ldap_table(const std::string &path);
 // Same from text already in memory (tests, fuzzing). `mode` is the file's st_mode, to warn
 // when a file holding bind_pw is readable by others; pass 0 to skip that check.

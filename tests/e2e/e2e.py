@@ -20,8 +20,8 @@ import time
 
 from lhctest import mailhost
 from lhctest.container import log
-from lhctest.mailhost import (BIND_PW, FAILURES, INTERVAL, MTA, RECOVER, RETRY, SLACK, TIMEOUT,
-                              TIMER_PERIOD, WATCHDOG_SEC, smtp_rcpt)
+from lhctest.mailhost import (BIND_PW, FAILURES, FOLLOW, INTERVAL, MTA, RECOVER, RETRY, SLACK,
+                              TIMEOUT, TIMER_PERIOD, WATCHDOG_SEC, smtp_rcpt)
 
 UNITS = ("ldap-health-check.service", "ldap-health-check-outage.service",
          "ldap-health-check-recover.service", "ldap-health-check-recover.timer")
@@ -29,7 +29,6 @@ DETECT = INTERVAL * FAILURES + TIMEOUT + SLACK  # from the outage to postfix sto
 OUTAGE_ID = "59d3dbaad4bc4980b29bd945bf16e74d"  # MESSAGE_ID of "LDAP down, exiting"
 QUIET_LINES = 10  # journal lines in any minute of an outage after the first
 QUICK_RECOVERY = 5.0  # seconds from LDAP answering to postfix active, after a long outage
-FOLLOW = 2.0  # from a change of a table to the guard reading it again
 
 
 # ---------------------------------------------------------------- scenarios

@@ -26,7 +26,8 @@ import time
 
 from lhctest import mailhost, proc
 from lhctest.container import Failed, log
-from lhctest.mailhost import (BIND_PW, CLIENT_IP, FAILURES, FULL_PROBE, INTERVAL, MTA, NETNS,
+from lhctest.mailhost import (BIND_PW, CLIENT_IP, FAILURES, FOLLOW, FULL_PROBE, INTERVAL, MTA,
+                              NETNS,
                               RECOVER, RETRY, SERVER_IP, SLACK, TIMEOUT, TIMER_PERIOD,
                               WATCHDOG_SEC)
 
@@ -639,13 +640,18 @@ def reload_scenarios(m):
     keep = f"cp -p {path} {saved}"
     back = f"cp -p {saved} {path}"
     line = len(table_text(*TABLES[path][1:], BIND_PW, False).splitlines()) + 1
-    reload_bad_table(m, "table deleted + reload", f"{keep} && rm {path}", back,
-                     re.escape(path) + r":? .*No such file")
-    reload_bad_table(m, "table unreadable (0600) + reload", f"{keep} && chmod 0600 {path}",
-                     f"chmod 0640 {path}", re.escape(path) + r":? .*Permission denied")
-    reload_bad_table(m, "table broken (syntax) + reload",
-                     f"{keep} && echo 'this line has no equals sign' >> {path}", back,
-                     re.escape(f"{path}:{line}:"))
+    # Postfix opens its tables as root: a file the guard may not read still serves Postfix.
+    reload_bad_table(m, "table unreadable by the guard (0600) + reload",
+                     f"{keep} && chmod 0600 {path}", f"chmod 0640 {path}",
+                     re.escape(path) + r":? .*Permission denied")
+    # What Postfix cannot open either fails its lookups: seen without a reload (inotify).
+    outage(m, "table deleted (Postfix cannot open it either)",
+           "outage, no reload needed; table back: back", f"{keep} && rm {path}", back,
+           FOLLOW + DETECT_REFUSED, r"cannot open this table.*No such file")
+    outage(m, "table broken (syntax Postfix refuses)",
+           "outage, no reload needed; mended: back",
+           f"{keep} && echo 'this line has no equals sign' >> {path}", back,
+           FOLLOW + DETECT_REFUSED, "cannot open this table.*" + re.escape(f"{path}:{line}:"))
 
 
 def many_sighups(m):

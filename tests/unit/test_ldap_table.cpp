@@ -486,6 +486,22 @@ TEST(LdapTable, LoadFromFileChecksItsMode) {
     EXPECT_THROW(lhc::load_ldap_table(path), ConfigError);
 }
 
+// What Postfix cannot open either (after an edit the daemon then fails its rounds), and what
+// only this process cannot read: Postfix opens its tables as root.
+TEST(LdapTable, MissingOrRefusedTablesAreUnusableToPostfixToo) {
+    char path[] = "/tmp/lhc-ldap-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    std::ofstream(path) << "server_host = h\nbind = maybe\n";
+    EXPECT_THROW(lhc::load_ldap_table(path), lhc::UnusableTable);
+    std::remove(path);
+    EXPECT_THROW(lhc::load_ldap_table(path), lhc::UnusableTable);
+    ASSERT_EQ(mkdir(path, 0700), 0);
+    EXPECT_THROW(lhc::load_ldap_table(path), lhc::UnusableTable) << "not a regular file";
+    rmdir(path);
+}
+
 namespace {
 
 using Connection = lhc::LdapParameter::Connection;

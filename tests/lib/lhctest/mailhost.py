@@ -51,6 +51,7 @@ WATCHDOG_SEC = 20        # the shipped 2min, shortened so a hang is seen sooner
 TIMER_PERIOD = 5         # OnUnitInactiveSec= of ldap-health-check-recover.timer
 SLACK = 5.0              # systemd jobs, postfix start and stop, polling, a busy CI host
 RECOVER = TIMER_PERIOD + TIMEOUT + SLACK  # from the repair to postfix active again
+FOLLOW = 2.0             # from a change of a table to the guard reading it again
 
 # slapd behind a veth pair in a network namespace of its own (slapd_behind_veth).
 NETNS = "/run/netns/lhc-slapd"
