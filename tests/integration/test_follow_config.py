@@ -24,6 +24,7 @@ from lhctest.notify import NotifyListener
 
 FOLLOW_LIMIT = 2.0  # s from a change to its reload (main.cf: 2 s after it cooled, Postfix's rule)
 OUTAGE = 69
+MASTER_CF = "smtp      inet  n       -       y       -       -       smtpd\n"
 
 
 def replace_by_rename(path, params):
@@ -124,8 +125,7 @@ class FollowConfig(unittest.TestCase):
         new_table = tables.write_table(os.path.join(config, "new.cf"), tables.bind_yes(self.new))
         main_cf = os.path.join(config, "main.cf")
         tables.write_file(main_cf, "virtual_alias_maps = ldap:%s\n" % old_table)
-        tables.write_file(os.path.join(config, "master.cf"),
-                          "smtp      inet  n       -       y       -       -       smtpd\n")
+        tables.write_file(os.path.join(config, "master.cf"), MASTER_CF)
         self.start(["--postfix-config-dir", config, "--postconf", proc.find_program("postconf")])
         after = self.daemon.log_count()
         with open(main_cf, "w") as f:
@@ -135,6 +135,24 @@ class FollowConfig(unittest.TestCase):
         # Postfix takes main.cf as written two clock seconds after its change (load_file()).
         self.reloaded_within(after, edited, limit=FOLLOW_LIMIT + 0.5)
         self.assertIn("watching the LDAP tables Postfix uses: " + new_table,
+                      self.daemon.stderr(), self.detail())
+        self.stays_healthy()
+
+    def test_a_table_added_in_master_cf_is_watched(self):
+        config = tempfile.mkdtemp(prefix="lhc-postfix-")
+        self.addCleanup(shutil.rmtree, config, True)
+        old_table = tables.write_table(os.path.join(config, "old.cf"), tables.bind_yes(self.old))
+        new_table = tables.write_table(os.path.join(config, "new.cf"), tables.bind_yes(self.new))
+        tables.write_file(os.path.join(config, "main.cf"),
+                          "virtual_alias_maps = ldap:%s\n" % old_table)
+        master_cf = tables.write_file(os.path.join(config, "master.cf"), MASTER_CF)
+        self.start(["--postfix-config-dir", config, "--postconf", proc.find_program("postconf")])
+        after = self.daemon.log_count()
+        with open(master_cf, "a") as f:
+            f.write("submission inet n - y - - smtpd -o virtual_alias_maps=ldap:%s\n" % new_table)
+        edited = time.monotonic()
+        self.reloaded_within(after, edited)
+        self.assertIn("watching the LDAP tables Postfix uses: %s, %s" % (old_table, new_table),
                       self.daemon.stderr(), self.detail())
         self.stays_healthy()
 
