@@ -172,10 +172,12 @@ class OnceTables {
   public:
     OnceTables(const Options &o, Logger &log) : o_(o), log_(log) {}
 
-    // The prober for this round, or null when the configuration cannot be read (error()).
+    // The prober for this round, or null when the configuration cannot be read (error()):
+    // read again only when a file changed since, however it turned out the last time.
     LdapProber *current() {
-        if (prober_ && files_.changed().empty())
-            return &*prober_;
+        if (read_ && files_.changed().empty())
+            return prober_ ? &*prober_ : nullptr;
+        read_ = true;
         prober_.reset();
         files_ = ConfigFiles();
         try {
@@ -201,6 +203,7 @@ class OnceTables {
     ConfigFiles files_;
     std::optional<LdapProber> prober_;
     std::string error_;
+    bool read_ = false; // the files were read at least once
     bool first_ = true;
 };
 
