@@ -210,17 +210,18 @@ class DaemonBlackBox(harness.SlapdTestCase):
         self.wait_watchdogs(daemon, reloading + 1, n=1)
         self.assertIsNone(daemon.poll())
 
-    def test_sighup_with_broken_table_keeps_running(self):
+    def test_sighup_with_a_table_postfix_refuses_fails_the_rounds(self):
+        # A new Postfix process cannot open it either: its lookups fail, and so do the rounds.
         daemon = self.start()
         self.wait_ready(daemon)
         bad_line = tables.set_parameter(self.table_file, "timeout", "5x")
-        logs = daemon.log_count()
         daemon.signal(signal.SIGHUP)
-        where = "%s:%d" % (self.table_file, bad_line)
-        line = daemon.wait_for_log(r"^<[0-3]>.*" + re.escape(where), limit=5, after=logs)
-        self.assertIsNotNone(line, "no error naming %s%s" % (where, self.detail(daemon)))
-        self.wait_watchdogs(daemon, self.notify.count(), n=2)
-        self.assertIsNone(daemon.poll(), "daemon died on a broken reload" + self.detail(daemon))
+        self.assertEqual(daemon.wait(10), harness.EXIT_UNAVAILABLE, self.detail(daemon))
+        where = "%s:%d: bad numerical configuration" % (self.table_file, bad_line)
+        self.assertIn("a new Postfix process cannot open this table, so its lookups fail: " +
+                      where, self.notify.text(), self.detail(daemon))
+        self.assertIsNotNone(daemon.wait_for_log(r"^<2>LDAP unusable after .*" + re.escape(where)),
+                             self.detail(daemon))
 
     def statuses(self, first, last=None):
         return [line for i, _, line in self.notify.lines()
@@ -234,18 +235,21 @@ class DaemonBlackBox(harness.SlapdTestCase):
         return ready
 
     def test_failed_reload_shows_in_status_until_a_good_one(self):
-        daemon = self.start()
+        # A mistake of ours, not Postfix's: the --canary's key is no longer one the table is
+        # asked for. The old tables stay in force, and every STATUS= says so.
+        daemon = self.start(extra=["--canary", "%s=%s" % (self.table_file, tables.FOUND_KEY)])
         self.wait_ready(daemon)
-        bad_line = tables.set_parameter(self.table_file, "timeout", "5x")
+        tables.set_parameter(self.table_file, "domain", "example.net")
         ready = self.reload_until_ready(daemon)
         good_rounds = self.wait_watchdogs(daemon, ready, n=2)
-        failure = "; last reload failed: %s:%d: " % (self.table_file, bad_line)
+        failure = "; last reload failed: "
         after_failure = self.statuses(ready, good_rounds)
         self.assertGreaterEqual(len(after_failure), 2, self.detail(daemon))
         for line in after_failure:
             self.assertIn(failure, line, self.detail(daemon))
+            self.assertIn(tables.FOUND_KEY, line, self.detail(daemon))
 
-        tables.set_parameter(self.table_file, "timeout", str(TIMEOUT))
+        tables.set_parameter(self.table_file, "domain", "example.com")
         ready = self.reload_until_ready(daemon)
         good_rounds = self.wait_watchdogs(daemon, ready, n=2)
         for line in self.statuses(ready, good_rounds):
