@@ -11,9 +11,11 @@ namespace lhc {
 
 namespace {
 
-constexpr std::uint32_t events_of_interest = IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_CREATE |
-                                             IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                                             IN_DELETE_SELF | IN_MOVE_SELF;
+// A write shows when the writer closes the file: no IN_MODIFY, so that a log file another
+// program keeps open in the same directory (slapd's, say) does not wake the loop at every line.
+constexpr std::uint32_t events_of_interest = IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_DELETE |
+                                             IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
+                                             IN_MOVE_SELF;
 
 std::string directory_of(const std::string &path) {
     auto slash = path.rfind('/');

@@ -111,6 +111,19 @@ TEST_F(ConfigDir, OtherFilesOfTheDirectoryDoNotConcernIt) {
     EXPECT_FALSE(watch.take_events());
 }
 
+// slapd's log beside the table: lines appended to a file kept open wake nobody.
+TEST_F(ConfigDir, ALogKeptOpenInTheDirectoryDoesNotWakeTheLoop) {
+    ConfigFiles files;
+    files.add(table);
+    ConfigWatch watch;
+    watch.watch(files);
+    std::ofstream log(dir + "/other.cf");
+    watch.take_events(); // its creation, which does not concern the table either
+    for (int i = 0; i < 3; ++i)
+        log << "conn=1000 op=" << i << " SRCH\n" << std::flush;
+    EXPECT_FALSE(readable(watch));
+}
+
 TEST_F(ConfigDir, ASymbolicLinkIsFollowedToItsTarget) {
     write(dir + "/other.cf", "server_host = ldap://b/\n");
     ASSERT_EQ(symlink((dir + "/other.cf").c_str(), (dir + "/link.cf").c_str()), 0);
