@@ -294,11 +294,11 @@ def tables_edited(r, deb):
              "Postfix cannot open this table either")):
         since = r.now()
         c.sh(f"sed -i '{edit}' {TABLE_FILE} && postfix reload")
-        fails, why = postmap_fails(r)
-        r.record(f"{title}: postmap fails too", fails, why[:60])
         if r.timed(f"{title}: postfix and {MTA} inactive", r.postfix_down, FOLLOW + DETECT):
             line = systemd_said(said)(r, since)
             r.record(f"{title}: the journal says why", bool(line), line[:100])
+        fails, why = postmap_fails(r)
+        r.record(f"{title}: postmap fails too", fails, why[:60])
         c.sh(f"cp -p /root/ldap-users.cf.good {TABLE_FILE}")
         r.timed(f"{title}, then mended: postfix active again, no manual step", r.postfix_up,
                 RECOVER)
