@@ -20,9 +20,11 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
 fi
 mkdir -p "$out/crashes"
 
-# The reader, the model, the expander and the Logger; ldap_table.cpp checks URLs with libldap,
-# and the Logger sends its events to the journal through libsystemd.
-sources=(src/table_file.cpp src/ldap_table.cpp src/query_expand.cpp src/log.cpp)
+# The reader (lexer, values, parameters, loader), the model, the expander and the Logger;
+# server_urls.cpp checks URLs with libldap, and the Logger sends its events to the journal
+# through libsystemd.
+sources=(src/table_file.cpp src/table_values.cpp src/server_urls.cpp src/ldap_table.cpp
+    src/table_reader.cpp src/table_loader.cpp src/query_expand.cpp src/log.cpp)
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=all -Isrc)
 for t in "${targets[@]}"; do
