@@ -148,8 +148,8 @@ void Daemon::finish_reload(ReloadResult result) {
             log_.event(Event::reload_done, Priority::notice,
                        msg() << "reloaded: " << prober_->summary());
     } else {
-        // A broken file must never stop mail: keep probing with what we had, and say so in
-        // every STATUS= until a reload succeeds.
+        // A mistake of ours (a canary, postconf) must never stop mail: keep probing with what
+        // we had, and say so in every STATUS= until a reload succeeds.
         reload_failure_ = result.error;
         log_.event(Event::reload_failed, Priority::err,
                    msg() << "reload failed, keeping the previous configuration: " << result.error);
